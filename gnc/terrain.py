@@ -1,0 +1,172 @@
+"""Terrain: height at a point and the first intersection of a ray, compiled.
+
+One type, :class:`Terrain`, serves both the simulated world's truth terrain and the flight
+software's on-board map. Its height above the datum sphere is the sum of
+
+- ``base_height_m`` (a constant: the surrounding plains, or a dispersed offset),
+- a gridded DEM, bilinear, clamped at its edges (absent when ``dem_height_m`` is empty),
+- analytic craters (rows of ``craters``; see :data:`CRATER_COLUMNS`), superposed.
+
+The ray cast marches with steps no longer than ``clearance / (closing rate bound)``, where the
+closing-rate bound uses ``max_slope`` (a Lipschitz bound on the terrain height per metre of
+ground distance), so it can never step through a ridge; it refines the crossing by bisection to
+:data:`RANGE_TOLERANCE_M`.
+"""
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from gnc.moon import RADIUS_M
+
+CRATER_COLUMNS = ("lat_rad", "lon_rad", "rim_radius_m", "floor_radius_frac", "floor_height_m",
+                  "bowl_depth_m", "crest_height_m", "crest_amplitude_m", "crest_azimuth_rad",
+                  "wall_exponent", "ejecta_exponent")
+"""Columns of ``Terrain.craters``. Heights are relative to the surrounding terrain; azimuth is
+clockwise from north. Profile in ``x = distance / rim_radius``: a floor (bowl of extra depth
+``bowl_depth_m`` at the centre) out to ``floor_radius_frac``, a wall rising as ``u**wall_exponent``
+to the crest, whose height varies with azimuth as ``crest + amplitude·cos(az − crest_azimuth)``,
+and ejecta falling off as ``crest · x**-ejecta_exponent`` outside the rim."""
+(C_LAT, C_LON, C_RIM, C_FLOOR_FRAC, C_FLOOR_H, C_BOWL, C_CREST_H, C_CREST_AMP, C_CREST_AZ,
+ C_WALL_EXP, C_EJECTA_EXP) = range(len(CRATER_COLUMNS))
+
+RANGE_TOLERANCE_M = 0.05
+"""Width of the final bisection bracket on slant range (the error is at most half of it)."""
+_MIN_STEP_M = 0.05
+_STEP_SAFETY = 0.9
+_MAX_MARCH_STEPS = 20000
+
+
+class Terrain(NamedTuple):
+    """Terrain model; build with :func:`sphere_terrain`, :func:`crater_terrain`, :func:`dem_terrain`."""
+    radius_m: float
+    base_height_m: float
+    craters: np.ndarray
+    dem_height_m: np.ndarray
+    dem_lat0_rad: float
+    dem_dlat_rad: float
+    dem_lon0_rad: float
+    dem_dlon_rad: float
+    max_slope: float
+    max_height_m: float
+
+
+@njit(cache=True)
+def _wrap_pi(a):
+    return (a + np.pi) % (2.0 * np.pi) - np.pi
+
+
+@njit(cache=True)
+def crater_height_m(crater, radius_m, lat, lon):
+    """Height (m) of one crater row at ``(lat, lon)`` rad, relative to its surroundings."""
+    lat0 = crater[C_LAT]
+    dlon = lon - crater[C_LON]
+    sin_dlat = np.sin(0.5 * (lat - lat0))
+    sin_dlon = np.sin(0.5 * dlon)
+    a = sin_dlat * sin_dlat + np.cos(lat0) * np.cos(lat) * sin_dlon * sin_dlon
+    ang = 2.0 * np.arcsin(np.sqrt(min(a, 1.0)))
+    x = radius_m * ang / crater[C_RIM]
+    xf = crater[C_FLOOR_FRAC]
+    floor_h = crater[C_FLOOR_H]
+    if x <= xf:
+        u = x / xf
+        return floor_h + crater[C_BOWL] * (1.0 - u * u)
+    az = np.arctan2(np.sin(dlon) * np.cos(lat),
+                    np.cos(lat0) * np.sin(lat) - np.sin(lat0) * np.cos(lat) * np.cos(dlon))
+    crest = crater[C_CREST_H] + crater[C_CREST_AMP] * np.cos(az - crater[C_CREST_AZ])
+    if x <= 1.0:
+        u = (x - xf) / (1.0 - xf)
+        return floor_h + (crest - floor_h) * u ** crater[C_WALL_EXP]
+    return crest * x ** (-crater[C_EJECTA_EXP])
+
+
+@njit(cache=True)
+def dem_height_m(terrain, lat, lon):
+    """Bilinear DEM height (m) at ``(lat, lon)`` rad, clamped to the grid's edge values."""
+    h = terrain.dem_height_m
+    nrow, ncol = h.shape
+    fi = (lat - terrain.dem_lat0_rad) / terrain.dem_dlat_rad
+    fj = _wrap_pi(lon - terrain.dem_lon0_rad) / terrain.dem_dlon_rad
+    fi = min(max(fi, 0.0), nrow - 1.0)
+    fj = min(max(fj, 0.0), ncol - 1.0)
+    i = min(int(fi), nrow - 2) if nrow > 1 else 0
+    j = min(int(fj), ncol - 2) if ncol > 1 else 0
+    a = fi - i
+    b = fj - j
+    i1 = min(i + 1, nrow - 1)
+    j1 = min(j + 1, ncol - 1)
+    return ((1.0 - a) * ((1.0 - b) * h[i, j] + b * h[i, j1])
+            + a * ((1.0 - b) * h[i1, j] + b * h[i1, j1]))
+
+
+@njit(cache=True)
+def height_m(terrain, lat, lon):
+    """Terrain height (m) above the datum sphere at latitude/longitude ``(lat, lon)`` rad."""
+    h = terrain.base_height_m
+    if terrain.dem_height_m.size > 0:
+        h += dem_height_m(terrain, lat, lon)
+    for k in range(terrain.craters.shape[0]):
+        h += crater_height_m(terrain.craters[k], terrain.radius_m, lat, lon)
+    return h
+
+
+@njit(cache=True)
+def clearance_xyz(terrain, x, y, z):
+    """Height (m) of Moon-fixed point ``(x, y, z)`` above the terrain below it (negative inside)."""
+    rho = np.sqrt(x * x + y * y + z * z)
+    lat = np.arctan2(z, np.sqrt(x * x + y * y))
+    lon = np.arctan2(y, x)
+    return rho - terrain.radius_m - height_m(terrain, lat, lon)
+
+
+@njit(cache=True)
+def altitude_m(terrain, r_mf):
+    """Altitude (m) of Moon-fixed position ``r_mf`` above the terrain directly below it."""
+    return clearance_xyz(terrain, r_mf[0], r_mf[1], r_mf[2])
+
+
+@njit(cache=True)
+def raycast_xyz(terrain, px, py, pz, dx, dy, dz, max_range_m):
+    """First terrain intersection of the ray ``p + t·d`` (Moon-fixed), ``0 <= t <= max_range_m``.
+
+    Returns ``(hit, range_m)``; ``range_m`` is ``inf`` when nothing is hit. A start point at or
+    below the terrain is a hit at range 0.
+    """
+    n = np.sqrt(dx * dx + dy * dy + dz * dz)
+    dx, dy, dz = dx / n, dy / n, dz / n
+    t = 0.0
+    c = clearance_xyz(terrain, px, py, pz)
+    if c <= 0.0:
+        return True, 0.0
+    for _ in range(_MAX_MARCH_STEPS):
+        x, y, z = px + t * dx, py + t * dy, pz + t * dz
+        rho = np.sqrt(x * x + y * y + z * z)
+        d_r = (x * dx + y * dy + z * dz) / rho
+        if d_r >= 0.0 and rho - terrain.radius_m > terrain.max_height_m:
+            return False, np.inf
+        d_h = np.sqrt(max(0.0, 1.0 - d_r * d_r))
+        closing = max(-d_r, 0.0) + terrain.max_slope * d_h
+        step = _STEP_SAFETY * c / closing if closing > 0.0 else max_range_m
+        step = max(step, _MIN_STEP_M)
+        t_next = min(t + step, max_range_m)
+        c_next = clearance_xyz(terrain, px + t_next * dx, py + t_next * dy, pz + t_next * dz)
+        if c_next <= 0.0:
+            lo, hi = t, t_next
+            while hi - lo > RANGE_TOLERANCE_M:
+                mid = 0.5 * (lo + hi)
+                if clearance_xyz(terrain, px + mid * dx, py + mid * dy, pz + mid * dz) > 0.0:
+                    lo = mid
+                else:
+                    hi = mid
+            return True, 0.5 * (lo + hi)
+        if t_next >= max_range_m:
+            return False, np.inf
+        t, c = t_next, c_next
+    return False, np.inf
+
+
+@njit(cache=True)
+def raycast(terrain, p_mf, d_mf, max_range_m):
+    """First intersection of a ray from ``p_mf`` along ``d_mf`` (Moon-fixed); ``(hit, range_m)``."""
+    return raycast_xyz(terrain, p_mf[0], p_mf[1], p_mf[2], d_mf[0], d_mf[1], d_mf[2],
+                       max_range_m)

@@ -1,0 +1,92 @@
+"""Command line: ``lander-testbed`` (also ``python -m sims``).
+
+Errors in the user's input print one line naming the problem and exit with status 2.
+"""
+import argparse
+import sys
+
+import numpy as np
+
+import sims
+from sims.terrain import atlas_terrain, load_dem
+
+
+def _latlon(text):
+    try:
+        lat, lon = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LAT,LON in degrees, e.g. 46.7,44.4")
+    if not (-90 <= lat <= 90 and -180 <= lon <= 360):
+        raise argparse.ArgumentTypeError(f"{text!r}: latitude must be in [-90, 90], "
+                                         "longitude in [-180, 360]")
+    return lat, lon
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="lander-testbed",
+        description="Lunar powered-descent GNC testbed: compiled 6-DOF world, flight software "
+                    "under test, failure replays and Monte Carlo campaigns.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {sims.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    terrain = commands.add_parser(
+        "terrain", help="terrain height and nadir range along a ground track",
+        description="Print the terrain under a straight ground track and the range a nadir "
+                    "rangefinder at a fixed height above the reference sphere would measure. "
+                    "Default track: west across the east rim of Atlas, the cliff HAKUTO-R "
+                    "Mission 1 flew over.")
+    terrain.add_argument("--dem", metavar="PATH",
+                         help="DEM .npz (e.g. ../shared/data/terrain/atlas_crop.npz); "
+                              "default: the built-in analytic Atlas model")
+    terrain.add_argument("--from", dest="start", type=_latlon, default=(46.735, 47.1),
+                         metavar="LAT,LON", help="start of the track (deg; default 46.735,47.1)")
+    terrain.add_argument("--to", dest="end", type=_latlon, default=(46.735, 44.433),
+                         metavar="LAT,LON", help="end of the track (deg; default 46.735,44.433)")
+    terrain.add_argument("--height-m", type=float, default=1000.0,
+                         help="sensor height above the 1737.4 km sphere (m; default 1000)")
+    terrain.add_argument("--points", type=int, default=28, help="samples along the track (default 28)")
+    terrain.add_argument("--plot", metavar="PNG", help="also save the profile as a figure")
+    return parser
+
+
+def _terrain(args):
+    from sims.profile import nadir_profile, plot_profile
+    terrain = load_dem(args.dem) if args.dem else atlas_terrain()
+    if args.points < 2:
+        raise ValueError(f"--points = {args.points}: must be >= 2")
+    profile = nadir_profile(terrain, args.start, args.end, args.height_m, args.points)
+    source = args.dem or "analytic Atlas model"
+    print(f"terrain: {source}; sensor {args.height_m:.0f} m above the reference sphere")
+    print(f"{'dist_km':>8} {'lat_deg':>8} {'lon_deg':>8} {'terrain_m':>10} {'range_m':>9} "
+          f"{'step_m':>7}")
+    previous = np.nan
+    for row in profile:
+        step = row.range_m - previous
+        print(f"{row.distance_km:8.2f} {row.lat_deg:8.3f} {row.lon_deg:8.3f} "
+              f"{row.terrain_m:10.0f} {row.range_m:9.0f} {'' if np.isnan(step) else f'{step:+7.0f}'}")
+        previous = row.range_m
+    if args.plot:
+        plot_profile(profile, args.plot, title=f"Nadir range along the track ({source})")
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def main(argv=None):
+    """Entry point of the ``lander-testbed`` console script; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return {"terrain": _terrain}[args.command](args)
+    except ValueError as exc:
+        print(f"lander-testbed: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed early
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

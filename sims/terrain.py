@@ -1,0 +1,215 @@
+"""Build terrain models: datum sphere, analytic craters, gridded DEMs, the built-in Atlas model.
+
+Every builder validates its input and returns a :class:`gnc.terrain.Terrain`, the one type the
+compiled kernels (:mod:`gnc.terrain`) take, for the truth world and the on-board map alike.
+"""
+from dataclasses import astuple, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gnc.moon import RADIUS_M
+from gnc.terrain import CRATER_COLUMNS, Terrain
+
+_EMPTY_CRATERS = np.zeros((0, len(CRATER_COLUMNS)))
+_EMPTY_DEM = np.zeros((0, 0))
+
+
+@dataclass(frozen=True)
+class Crater:
+    """An analytic crater; heights in metres relative to the surrounding terrain.
+
+    See :data:`gnc.terrain.CRATER_COLUMNS` for the profile. ``crest_azimuth_deg`` is where the
+    crest stands highest (clockwise from north).
+    """
+    lat_deg: float
+    lon_deg: float
+    rim_radius_m: float
+    floor_height_m: float
+    crest_height_m: float
+    floor_radius_frac: float = 0.7
+    bowl_depth_m: float = 0.0
+    crest_amplitude_m: float = 0.0
+    crest_azimuth_deg: float = 90.0
+    wall_exponent: float = 2.0
+    ejecta_exponent: float = 5.0
+
+    def row(self):
+        """The crater as one row of ``Terrain.craters`` (angles in radians)."""
+        return np.array([np.radians(self.lat_deg), np.radians(self.lon_deg), self.rim_radius_m,
+                         self.floor_radius_frac, self.floor_height_m, self.bowl_depth_m,
+                         self.crest_height_m, self.crest_amplitude_m,
+                         np.radians(self.crest_azimuth_deg), self.wall_exponent,
+                         self.ejecta_exponent])
+
+    def validate(self, where="crater"):
+        """Raise ``ValueError`` naming the first out-of-range field."""
+        for name, value in zip(self.__dataclass_fields__, astuple(self)):
+            if not np.isfinite(value):
+                raise ValueError(f"{where}.{name} = {value}: must be a finite number")
+        checks = (("lat_deg", -90 <= self.lat_deg <= 90, "in [-90, 90]"),
+                  ("lon_deg", -180 <= self.lon_deg <= 360, "in [-180, 360]"),
+                  ("rim_radius_m", self.rim_radius_m > 0, "> 0"),
+                  ("floor_radius_frac", 0 < self.floor_radius_frac < 1, "in (0, 1)"),
+                  ("wall_exponent", self.wall_exponent >= 1, ">= 1 (finite wall slope)"),
+                  ("ejecta_exponent", self.ejecta_exponent > 0, "> 0"),
+                  ("crest_amplitude_m", abs(self.crest_amplitude_m) <= abs(self.crest_height_m)
+                   + abs(self.floor_height_m), "no larger than |crest| + |floor|"))
+        for name, ok, allowed in checks:
+            if not ok:
+                raise ValueError(f"{where}.{name} = {getattr(self, name)}: must be {allowed}")
+
+    def max_slope(self):
+        """Upper bound on |∇height| (m per m of ground distance) anywhere on the crater."""
+        r = self.rim_radius_m
+        xf = self.floor_radius_frac
+        amp = abs(self.crest_amplitude_m)
+        crest_span = max(abs(self.crest_height_m + s * amp - self.floor_height_m) for s in (-1, 1))
+        floor = 2.0 * abs(self.bowl_depth_m) / (xf * r)
+        wall = self.wall_exponent * crest_span / ((1.0 - xf) * r) + amp / (xf * r)
+        ejecta = (self.ejecta_exponent * (abs(self.crest_height_m) + amp) + amp) / r
+        return max(floor, wall, ejecta)
+
+    def max_height_m(self):
+        """Upper bound on the crater's height above its surroundings."""
+        return max(0.0, self.crest_height_m + abs(self.crest_amplitude_m),
+                   self.floor_height_m + max(self.bowl_depth_m, 0.0))
+
+
+def sphere_terrain(height_m=0.0, radius_m=RADIUS_M):
+    """A datum sphere at ``height_m`` above the reference radius."""
+    return crater_terrain([], base_height_m=height_m, radius_m=radius_m)
+
+
+def crater_terrain(craters, base_height_m=0.0, radius_m=RADIUS_M, dem=None):
+    """Analytic craters superposed on a constant ``base_height_m`` (and on ``dem``, if given).
+
+    Parameters
+    ----------
+    craters : sequence of Crater
+    base_height_m : float
+        Height of the surrounding plains above the datum sphere (m).
+    radius_m : float
+        Datum sphere radius (m).
+    dem : Terrain, optional
+        A DEM terrain (from :func:`dem_terrain`) to add the craters onto.
+    """
+    for name, value in (("base_height_m", base_height_m), ("radius_m", radius_m)):
+        if not np.isfinite(value):
+            raise ValueError(f"terrain.{name} = {value}: must be a finite number")
+    if radius_m <= 0:
+        raise ValueError(f"terrain.radius_m = {radius_m}: must be > 0")
+    for k, crater in enumerate(craters):
+        crater.validate(f"craters[{k}]")
+    rows = np.array([c.row() for c in craters]) if craters else _EMPTY_CRATERS
+    slope = sum(c.max_slope() for c in craters)
+    top = base_height_m + sum(c.max_height_m() for c in craters)
+    if dem is None:
+        return Terrain(float(radius_m), float(base_height_m), rows, _EMPTY_DEM,
+                       0.0, 1.0, 0.0, 1.0, float(slope), float(top))
+    return dem._replace(base_height_m=dem.base_height_m + base_height_m,
+                        craters=np.vstack([dem.craters, rows]),
+                        max_slope=dem.max_slope + slope,
+                        max_height_m=dem.max_height_m + top)
+
+
+def _uniform_axis(values, name, where):
+    axis = np.asarray(values, dtype=np.float64)
+    if axis.ndim != 1 or axis.size < 2:
+        raise ValueError(f"{where}: {name} must be a 1-D array of at least 2 values, "
+                         f"got shape {axis.shape}")
+    if not np.all(np.isfinite(axis)):
+        raise ValueError(f"{where}: {name} holds non-finite values")
+    step = np.diff(axis)
+    if not (np.all(step > 0) or np.all(step < 0)):
+        raise ValueError(f"{where}: {name} must be strictly monotonic (increasing or decreasing)")
+    if np.ptp(step) > 1e-6 * abs(step[0]):
+        raise ValueError(f"{where}: {name} must be uniformly spaced (steps range "
+                         f"{step.min():.9g}..{step.max():.9g})")
+    return axis
+
+
+def dem_terrain(lat_deg, lon_deg, height_m, radius_m=RADIUS_M, where="dem"):
+    """A gridded DEM on a uniform latitude/longitude grid, interpolated bilinearly.
+
+    Parameters
+    ----------
+    lat_deg, lon_deg : array_like, 1-D
+        Pixel-centre coordinates (deg), strictly monotonic and uniformly spaced (either order).
+    height_m : array_like, shape (len(lat_deg), len(lon_deg))
+        Heights above the datum sphere (m).
+    radius_m : float
+        Datum sphere radius (m).
+    where : str
+        Names the source in error messages (a file path, for instance).
+    """
+    lat = _uniform_axis(lat_deg, "lat_deg", where)
+    lon = _uniform_axis(lon_deg, "lon_deg", where)
+    h = np.asarray(height_m, dtype=np.float64)
+    if h.shape != (lat.size, lon.size):
+        raise ValueError(f"{where}: elevation shape {h.shape} does not match the axes "
+                         f"(len(lat_deg), len(lon_deg)) = ({lat.size}, {lon.size})")
+    if not np.all(np.isfinite(h)):
+        raise ValueError(f"{where}: elevation holds non-finite values")
+    if np.any(np.abs(lat) > 90):
+        raise ValueError(f"{where}: lat_deg must lie in [-90, 90]")
+    if not np.isfinite(radius_m) or radius_m <= 0:
+        raise ValueError(f"{where}: reference radius {radius_m} must be > 0")
+    dlat = np.radians(lat[1] - lat[0])
+    dlon = np.radians(lon[1] - lon[0])
+    # Lipschitz bound of the bilinear surface: the largest edge gradient along each axis, with
+    # the east-west spacing taken at the grid's most poleward latitude (the narrowest).
+    dy_m = radius_m * abs(dlat)
+    dx_m = radius_m * abs(dlon) * np.cos(np.radians(np.max(np.abs(lat))))
+    gy = np.max(np.abs(np.diff(h, axis=0))) / dy_m
+    gx = np.max(np.abs(np.diff(h, axis=1))) / dx_m
+    return Terrain(float(radius_m), 0.0, _EMPTY_CRATERS, np.ascontiguousarray(h),
+                   float(np.radians(lat[0])), float(dlat), float(np.radians(lon[0])), float(dlon),
+                   float(np.hypot(gx, gy)), float(h.max()))
+
+
+def load_dem(path):
+    """Load a DEM ``.npz`` (keys ``elevation_m``, ``lat_deg``, ``lon_deg``, optional
+    ``reference_radius_m``), the format of the LRO crops in ``shared/data/terrain``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"DEM file {path}: not found")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as exc:  # numpy raises several types for a bad archive
+        raise ValueError(f"DEM file {path}: not a readable .npz archive ({exc})") from None
+    with data:
+        missing = [k for k in ("elevation_m", "lat_deg", "lon_deg") if k not in data.files]
+        if missing:
+            raise ValueError(f"DEM file {path}: missing key(s) {', '.join(missing)} "
+                             f"(has {', '.join(data.files)})")
+        radius = float(data["reference_radius_m"]) if "reference_radius_m" in data.files else RADIUS_M
+        return dem_terrain(data["lat_deg"], data["lon_deg"], data["elevation_m"], radius,
+                           where=f"DEM file {path}")
+
+
+def dem_bounds_deg(terrain):
+    """``(lat_min, lat_max, lon_min, lon_max)`` in degrees of pixel centres a DEM terrain covers."""
+    nrow, ncol = terrain.dem_height_m.shape
+    lats = np.degrees([terrain.dem_lat0_rad, terrain.dem_lat0_rad + (nrow - 1) * terrain.dem_dlat_rad])
+    lons = np.degrees([terrain.dem_lon0_rad, terrain.dem_lon0_rad + (ncol - 1) * terrain.dem_dlon_rad])
+    return lats.min(), lats.max(), lons.min(), lons.max()
+
+
+ATLAS_PLAINS_HEIGHT_M = -1776.0
+"""Median height of the plains around Atlas (LRO GLD100, see shared/data/terrain/README.md)."""
+ATLAS_CRATER = Crater(lat_deg=46.735, lon_deg=44.433, rim_radius_m=42_100.0,
+                      floor_height_m=-970.0, crest_height_m=1575.0, floor_radius_frac=0.76,
+                      bowl_depth_m=-240.0, crest_amplitude_m=355.0, crest_azimuth_deg=90.0,
+                      wall_exponent=1.9, ejecta_exponent=4.23)
+"""Analytic Atlas, least-squares fit (centre and plains fixed to the measured figures) to the
+measured west-east profile through the centre and the medians of crest (-232 m) and floor
+(-2823 m) in shared/data/terrain/README.md. Absolute heights: east crest +78 m (measured +123),
+floor -2894 m beside it, centre -2987 m (measured -3070), west crest -761 m (measured -436 at
+44 km: the real rim is not circular). The crest stands highest to the east, the ~3 km cliff that
+HAKUTO-R Mission 1 flew over."""
+
+
+def atlas_terrain():
+    """The built-in analytic Atlas crater (the default truth terrain when no DEM is given)."""
+    return crater_terrain([ATLAS_CRATER], base_height_m=ATLAS_PLAINS_HEIGHT_M)
