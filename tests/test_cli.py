@@ -1,0 +1,51 @@
+"""The command line: --help, --version, the terrain profile, one-line errors with status 2."""
+import subprocess
+import sys
+
+import pytest
+
+import sims
+from sims.cli import main
+
+
+def test_help_and_version(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    assert stop.value.code == 0
+    assert "terrain" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"lander-testbed {sims.__version__}"
+
+
+def test_python_dash_m_sims_runs_the_same_command_line():
+    out = subprocess.run([sys.executable, "-m", "sims", "--version"], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.startswith("lander-testbed ")
+
+
+def test_terrain_profile_over_the_analytic_atlas_shows_the_cliff(capsys, tmp_path):
+    plot = tmp_path / "profile.png"
+    assert main(["terrain", "--points", "30", "--plot", str(plot)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    ranges = [float(line.split()[4]) for line in lines[2:] if line[:1] == " " and len(line.split()) >= 5]
+    assert len(ranges) == 30
+    assert max(ranges) - min(ranges) > 2500.0
+    assert plot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["terrain", "--dem", "no/such/file.npz"], "DEM file no/such/file.npz: not found"),
+    (["terrain", "--points", "1"], "--points = 1: must be >= 2"),
+])
+def test_bad_input_is_one_line_and_status_2(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"lander-testbed: error: {message}"
+
+
+def test_malformed_coordinates_are_rejected_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["terrain", "--from", "north"])
+    assert stop.value.code == 2
+    assert "expected LAT,LON" in capsys.readouterr().err
