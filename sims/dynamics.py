@@ -213,6 +213,7 @@ def propagate_arc(vehicle, moon, x0, t0_s, t_end_s, dt_s, schedule_t_s, schedule
         x_log[0, i] = x[i]
     k_log = 1
     k_cmd = -1
+    until_log = log_every
     t = t0_s
     for step in range(n_steps):
         k_now = max(k_cmd, 0)
@@ -225,7 +226,9 @@ def propagate_arc(vehicle, moon, x0, t0_s, t_end_s, dt_s, schedule_t_s, schedule
         h = min(dt_s, t_end_s - t)
         rk4_step(vehicle, moon, x, u, h, work)
         t = t0_s + (step + 1) * dt_s if step + 1 < n_steps else t_end_s
-        if (step + 1) % log_every == 0 or step + 1 == n_steps:
+        until_log -= 1
+        if until_log == 0 or step + 1 == n_steps:
+            until_log = log_every
             t_log[k_log] = t
             for i in range(x.size):
                 x_log[k_log, i] = x[i]
