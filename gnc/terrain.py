@@ -7,6 +7,10 @@ software's on-board map. Its height above the datum sphere is the sum of
 - a gridded DEM, bilinear, clamped at its edges (absent when ``dem_height_m`` is empty),
 - analytic craters (rows of ``craters``; see :data:`CRATER_COLUMNS`), superposed.
 
+Outside its grid a DEM continues its edge values; ``max_slope`` is a true bound within 1° of the
+grid (see :func:`sims.terrain.dem_terrain`), which the scenario validation keeps every sensor
+beam inside.
+
 The ray cast marches with steps no longer than ``clearance / (closing rate bound)``, where the
 closing-rate bound uses ``max_slope`` (a Lipschitz bound on the terrain height per metre of
 ground distance), so it can never step through a ridge; it refines the crossing by bisection to
@@ -34,7 +38,9 @@ RANGE_TOLERANCE_M = 0.05
 """Width of the final bisection bracket on slant range (the error is at most half of it)."""
 _MIN_STEP_M = 0.05
 _STEP_SAFETY = 0.9
-_MAX_MARCH_STEPS = 20000
+"""Steps are 0.9 of the bound. The margin covers what the closing-rate bound leaves out: below the
+datum sphere ground distance is R/ρ (≤ 1.003 for lunar relief) times the horizontal motion, and
+the ray's vertical and horizontal components change along a step on a sphere (≈ step/ρ)."""
 
 
 class Terrain(NamedTuple):
@@ -86,7 +92,9 @@ def dem_height_m(terrain, lat, lon):
     h = terrain.dem_height_m
     nrow, ncol = h.shape
     fi = (lat - terrain.dem_lat0_rad) / terrain.dem_dlat_rad
-    fj = _wrap_pi(lon - terrain.dem_lon0_rad) / terrain.dem_dlon_rad
+    # wrap about the grid's centre longitude: the seam is on the far side of the Moon
+    half_width = 0.5 * (ncol - 1) * terrain.dem_dlon_rad
+    fj = (_wrap_pi(lon - terrain.dem_lon0_rad - half_width) + half_width) / terrain.dem_dlon_rad
     fi = min(max(fi, 0.0), nrow - 1.0)
     fj = min(max(fj, 0.0), ncol - 1.0)
     i = min(int(fi), nrow - 2) if nrow > 1 else 0
@@ -130,7 +138,8 @@ def raycast_xyz(terrain, px, py, pz, dx, dy, dz, max_range_m):
     """First terrain intersection of the ray ``p + t·d`` (Moon-fixed), ``0 <= t <= max_range_m``.
 
     Returns ``(hit, range_m)``; ``range_m`` is ``inf`` when nothing is hit. A start point at or
-    below the terrain is a hit at range 0.
+    below the terrain is a hit at range 0. Every step advances at least 5 cm, so the march ends;
+    grazing rays take many steps but are never declared a miss before ``max_range_m``.
     """
     n = np.sqrt(dx * dx + dy * dy + dz * dz)
     dx, dy, dz = dx / n, dy / n, dz / n
@@ -138,7 +147,7 @@ def raycast_xyz(terrain, px, py, pz, dx, dy, dz, max_range_m):
     c = clearance_xyz(terrain, px, py, pz)
     if c <= 0.0:
         return True, 0.0
-    for _ in range(_MAX_MARCH_STEPS):
+    while True:
         x, y, z = px + t * dx, py + t * dy, pz + t * dz
         rho = np.sqrt(x * x + y * y + z * z)
         d_r = (x * dx + y * dy + z * dz) / rho
@@ -162,7 +171,6 @@ def raycast_xyz(terrain, px, py, pz, dx, dy, dz, max_range_m):
         if t_next >= max_range_m:
             return False, np.inf
         t, c = t_next, c_next
-    return False, np.inf
 
 
 @njit(cache=True)

@@ -47,9 +47,9 @@ def propellant_fraction(vehicle, mass_kg):
 
 
 @njit(cache=True)
-def main_thrust_command_n(vehicle, command_n, mass_kg):
+def main_thrust_command_n(vehicle, command_n, has_propellant):
     """Thrust the engine is driven towards: 0 when off or dry, else clamped to its limits."""
-    if command_n <= 0.0 or mass_kg <= vehicle.mass_dry_kg:
+    if command_n <= 0.0 or not has_propellant:
         return 0.0
     return min(max(command_n, vehicle.main_thrust_min_n), vehicle.main_thrust_max_n)
 
@@ -57,9 +57,14 @@ def main_thrust_command_n(vehicle, command_n, mass_kg):
 @njit(cache=True, inline='always', error_model='numpy')
 def derivatives(vehicle, moon, x, u, dx):
     """Write ``dx/dt`` at state ``x`` under command ``u`` into ``dx``; allocates nothing."""
+    derivatives_in_mode(vehicle, moon, x, u, x[MASS] > vehicle.mass_dry_kg, dx)
+
+
+@njit(cache=True, inline='always', error_model='numpy')
+def derivatives_in_mode(vehicle, moon, x, u, has_propellant, dx):
+    """:func:`derivatives` with the propellant mode given, as the integrator holds it over a step."""
     m = x[MASS]
     f = propellant_fraction(vehicle, m)
-    has_propellant = m > vehicle.mass_dry_kg
     idry, iwet = vehicle.inertia_dry_kgm2, vehicle.inertia_wet_kgm2
     cdry, cwet = vehicle.cm_dry_b_m, vehicle.cm_wet_b_m
     cmx = cdry[0] + f * (cwet[0] - cdry[0])
@@ -151,7 +156,7 @@ def derivatives(vehicle, moon, x, u, dx):
 
     dx[MASS] = -mdot
     if vehicle.main_lag_s > 0.0:
-        dx[THRUST] = (main_thrust_command_n(vehicle, u[CMD_THRUST], m) - x[THRUST]) / vehicle.main_lag_s
+        dx[THRUST] = (main_thrust_command_n(vehicle, u[CMD_THRUST], has_propellant) - x[THRUST]) / vehicle.main_lag_s
     else:
         dx[THRUST] = 0.0
 
@@ -163,26 +168,21 @@ def rk4_work(n):
 
 
 @njit(cache=True, inline='always', error_model='numpy')
-def rk4_step(vehicle, moon, x, u, dt_s, work):
-    """Advance ``x`` in place by one RK4 step of ``dt_s`` under constant command ``u``.
-
-    ``work`` is a :class:`RK4Work` of scratch arrays (see :func:`rk4_work`). Afterwards the
-    quaternion is renormalised and the mass is kept at or above the dry mass.
-    """
-    if vehicle.main_lag_s <= 0.0:
-        x[THRUST] = main_thrust_command_n(vehicle, u[CMD_THRUST], x[MASS])
+def _rk4_stages(vehicle, moon, x, u, dt_s, work, k1_ready):
     k1, k2, k3, k4, tmp = work
     n = x.size
-    derivatives(vehicle, moon, x, u, k1)
+    burning = x[MASS] > vehicle.mass_dry_kg
+    if not k1_ready:
+        derivatives_in_mode(vehicle, moon, x, u, burning, k1)
     for i in range(n):
         tmp[i] = x[i] + 0.5 * dt_s * k1[i]
-    derivatives(vehicle, moon, tmp, u, k2)
+    derivatives_in_mode(vehicle, moon, tmp, u, burning, k2)
     for i in range(n):
         tmp[i] = x[i] + 0.5 * dt_s * k2[i]
-    derivatives(vehicle, moon, tmp, u, k3)
+    derivatives_in_mode(vehicle, moon, tmp, u, burning, k3)
     for i in range(n):
         tmp[i] = x[i] + dt_s * k3[i]
-    derivatives(vehicle, moon, tmp, u, k4)
+    derivatives_in_mode(vehicle, moon, tmp, u, burning, k4)
     for i in range(n):
         x[i] += dt_s / 6.0 * (k1[i] + 2.0 * (k2[i] + k3[i]) + k4[i])
     inv_qn = 1.0 / np.sqrt(x[QUAT] ** 2 + x[QUAT + 1] ** 2 + x[QUAT + 2] ** 2 + x[QUAT + 3] ** 2)
@@ -190,6 +190,31 @@ def rk4_step(vehicle, moon, x, u, dt_s, work):
         x[i] *= inv_qn
     if x[MASS] < vehicle.mass_dry_kg:
         x[MASS] = vehicle.mass_dry_kg
+
+
+@njit(cache=True, inline='always', error_model='numpy')
+def rk4_step(vehicle, moon, x, u, dt_s, work):
+    """Advance ``x`` in place by one RK4 step of ``dt_s`` under constant command ``u``.
+
+    ``work`` holds scratch arrays (see :func:`rk4_work`). A step in which the propellant runs
+    out is split at the estimated exhaustion time, so the last burn gives no free Δv. Afterwards
+    the quaternion is renormalised and the mass is kept at or above the dry mass. With
+    ``main_lag_s = 0`` the thrust state follows the command at once.
+    """
+    if vehicle.main_lag_s <= 0.0:
+        x[THRUST] = main_thrust_command_n(vehicle, u[CMD_THRUST], x[MASS] > vehicle.mass_dry_kg)
+    k1 = work[0]
+    derivatives(vehicle, moon, x, u, k1)
+    propellant_kg = x[MASS] - vehicle.mass_dry_kg
+    if propellant_kg > 0.0 and propellant_kg + dt_s * k1[MASS] < 0.0:
+        burn_s = -propellant_kg / k1[MASS]
+        _rk4_stages(vehicle, moon, x, u, burn_s, work, True)
+        x[MASS] = vehicle.mass_dry_kg
+        if vehicle.main_lag_s <= 0.0:
+            x[THRUST] = 0.0
+        _rk4_stages(vehicle, moon, x, u, dt_s - burn_s, work, False)
+    else:
+        _rk4_stages(vehicle, moon, x, u, dt_s, work, True)
 
 
 @njit(cache=True, error_model='numpy')

@@ -11,6 +11,8 @@ import numpy as np
 from gnc.moon import RADIUS_M
 from gnc.terrain import CRATER_COLUMNS, Terrain
 
+DEM_SLOPE_MARGIN_DEG = 1.0
+"""A DEM's slope bound (and so the ray cast's guarantee) holds up to this far outside its grid."""
 _EMPTY_CRATERS = np.zeros((0, len(CRATER_COLUMNS)))
 _EMPTY_DEM = np.zeros((0, 0))
 
@@ -158,9 +160,11 @@ def dem_terrain(lat_deg, lon_deg, height_m, radius_m=RADIUS_M, where="dem"):
     dlat = np.radians(lat[1] - lat[0])
     dlon = np.radians(lon[1] - lon[0])
     # Lipschitz bound of the bilinear surface: the largest edge gradient along each axis, with
-    # the east-west spacing taken at the grid's most poleward latitude (the narrowest).
+    # the east-west spacing taken 1° poleward of the grid (outside it the edge rows continue,
+    # so their east-west spacing keeps shrinking towards the pole).
     dy_m = radius_m * abs(dlat)
-    dx_m = radius_m * abs(dlon) * np.cos(np.radians(np.max(np.abs(lat))))
+    poleward_deg = min(np.max(np.abs(lat)) + DEM_SLOPE_MARGIN_DEG, 89.0)
+    dx_m = radius_m * abs(dlon) * np.cos(np.radians(poleward_deg))
     gy = np.max(np.abs(np.diff(h, axis=0))) / dy_m
     gx = np.max(np.abs(np.diff(h, axis=1))) / dx_m
     return Terrain(float(radius_m), 0.0, _EMPTY_CRATERS, np.ascontiguousarray(h),

@@ -228,3 +228,14 @@ def test_command_schedule_is_a_zero_order_hold():
                     schedule_u=[[0, 0, 0, 0], [3000.0, 0, 0, 0], [0, 0, 0, 0]], log_every=1)
     burning = arc.x[:, THRUST] > 0
     assert np.allclose(arc.t_s[burning][[0, -1]], [1.01, 2.0])
+
+
+@pytest.mark.parametrize("dt_s, propellant_kg", [(1.0, 0.05), (1.0, 0.478), (0.1, 0.05)])
+def test_running_dry_inside_a_step_gives_no_free_delta_v(dt_s, propellant_kg):
+    vehicle = _burn_vehicle()
+    m0 = vehicle.mass_dry_kg + propellant_kg
+    x0 = initial_state(vehicle, [0, 0, 0], [0, 0, 0], mass_kg=m0, thrust_n=3000.0)
+    arc = propagate(vehicle, FREE_SPACE, x0, 3 * dt_s, dt_s, schedule_u=[3000.0, 0, 0, 0])
+    c = vehicle.main_isp_s * G0_M_S2
+    assert arc.x[-1, MASS] == vehicle.mass_dry_kg
+    assert arc.x[-1, VEL + 2] == pytest.approx(c * np.log(m0 / vehicle.mass_dry_kg), rel=1e-6)

@@ -245,3 +245,27 @@ def test_bad_craters_are_rejected(field, value, message):
     spec = {**ATLAS_CRATER.__dict__, field: value}
     with pytest.raises(ValueError, match=message):
         crater_terrain([Crater(**spec)])
+
+
+def test_grazing_ray_needing_many_steps_is_not_declared_a_miss():
+    """Reviewer's case: 9.5e-5 rad incidence over a steep crater field took > 20,000 steps."""
+    terrain = crater_terrain([Crater(-60, -100, 100, -20, 10)])
+    b = 3e-3
+    c0 = 0.999 * b * b * RADIUS_M / 2
+    p = np.array([RADIUS_M + c0, 0.0, 0.0])
+    d = np.array([-np.sin(b), np.cos(b), 0.0])
+    hit, rng_m = raycast(terrain, p, d, 1e6)
+    truth = _brute_force_first_crossing(terrain, p, d, 6000.0, 0.5)
+    assert hit and truth - 0.5 - RANGE_TOLERANCE_M <= rng_m <= truth + RANGE_TOLERANCE_M
+
+
+def test_dem_slope_bound_holds_just_outside_the_grid_and_has_no_seam():
+    ridge = np.zeros((9, 9))
+    ridge[4, :] = 100.0
+    terrain = dem_terrain(np.linspace(80.0, 78.0, 9), np.linspace(10.0, 12.0, 9), ridge)
+    measured = _numeric_max_slope(terrain, np.radians(80.5), np.radians(11.0), np.radians(0.5), n=60)
+    assert measured <= terrain.max_slope
+    # the longitude seam lies opposite the grid's centre, far from it
+    east, west = np.radians(11.0 + 179.0), np.radians(11.0 - 179.0)
+    assert height_m(terrain, np.radians(79.0), east) == height_m(terrain, np.radians(79.0), np.radians(12.0))
+    assert height_m(terrain, np.radians(79.0), west) == height_m(terrain, np.radians(79.0), np.radians(10.0))

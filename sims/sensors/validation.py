@@ -1,0 +1,43 @@
+"""Shared checks for sensor configuration: clear ``ValueError`` naming the key and the range."""
+import numpy as np
+
+
+def check_number(where, key, value, low=None, high=None, low_open=False):
+    """Float ``value`` checked to be finite and within ``[low, high]`` (``(low`` if ``low_open``)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}.{key} = {value!r}: must be a number") from None
+    if not np.isfinite(value):
+        raise ValueError(f"{where}.{key} = {value}: must be a finite number")
+    if low is not None and (value <= low if low_open else value < low):
+        raise ValueError(f"{where}.{key} = {value}: must be {'>' if low_open else '>='} {low}")
+    if high is not None and value > high:
+        raise ValueError(f"{where}.{key} = {value}: must be <= {high}")
+    return value
+
+
+def check_keys(where, given, allowed):
+    """Reject keys of ``given`` that are not in ``allowed``."""
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+
+
+def unit_vector(where, key, value):
+    """Unit 3-vector of ``value``; rejects a wrong length, non-finite values and zero length."""
+    arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    if arr.size != 3 or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{where}.{key} = {value!r}: must be 3 finite numbers")
+    norm = np.linalg.norm(arr)
+    if norm < 1e-12:
+        raise ValueError(f"{where}.{key} = {value!r}: a direction of zero length; give a non-zero vector")
+    return arr / norm
+
+
+def vector3(where, key, value):
+    """Tuple of 3 finite floats."""
+    arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    if arr.size != 3 or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{where}.{key} = {value!r}: must be 3 finite numbers")
+    return tuple(float(v) for v in arr)
