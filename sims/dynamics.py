@@ -162,6 +162,17 @@ def derivatives_in_mode(vehicle, moon, x, u, has_propellant, dx):
 
 
 @njit(cache=True)
+def specific_force_b(vehicle, moon, x, u):
+    """Non-gravitational acceleration (m/s²) in body axes: what an accelerometer senses."""
+    dx = np.empty(x.size)
+    derivatives(vehicle, moon, x, u, dx)
+    gx, gy, gz = gravity_xyz(moon, x[POS], x[POS + 1], x[POS + 2])
+    qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
+    fx, fy, fz = rotate_xyz(qw, -qx, -qy, -qz, dx[VEL] - gx, dx[VEL + 1] - gy, dx[VEL + 2] - gz)
+    return np.array([fx, fy, fz])
+
+
+@njit(cache=True)
 def rk4_work(n):
     """Scratch arrays for :func:`rk4_step` on a state of length ``n``."""
     return (np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n))
