@@ -9,6 +9,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from sims.validation import check_number
+
 
 THRUSTER_COLUMNS = ("pos_x_b_m", "pos_y_b_m", "pos_z_b_m", "dir_x_b", "dir_y_b", "dir_z_b",
                     "force_n", "isp_s")
@@ -92,13 +94,7 @@ def _check_inertia(name, inertia):
 
 
 def _check_range(name, value, low=None, high=None, low_open=False):
-    if not np.isfinite(value):
-        raise ValueError(f"vehicle.{name} = {value}: must be a finite number")
-    if low is not None and (value <= low if low_open else value < low):
-        raise ValueError(f"vehicle.{name} = {value}: must be {'>' if low_open else '>='} {low}")
-    if high is not None and value > high:
-        raise ValueError(f"vehicle.{name} = {value}: must be <= {high}")
-    return float(value)
+    return check_number("vehicle", name, value, low, high, low_open)
 
 
 def _thrusters(specs):

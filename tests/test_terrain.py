@@ -21,6 +21,8 @@ MOON = moon_model()
 
 @pytest.fixture(scope="module")
 def real_atlas():
+    if not ATLAS_DEM.exists():
+        pytest.skip(f"LRO DEM not found at {ATLAS_DEM}")
     return load_dem(ATLAS_DEM)
 
 

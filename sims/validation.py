@@ -1,4 +1,4 @@
-"""Shared checks for sensor configuration: clear ``ValueError`` naming the key and the range."""
+"""Shared input checks: a clear ``ValueError`` naming where, the key and the allowed range."""
 import numpy as np
 
 
