@@ -37,9 +37,10 @@ def great_circle_track(start_deg, end_deg, n):
 def nadir_profile(terrain, start_deg, end_deg, sensor_height_m, n=25, max_range_m=50_000.0):
     """Terrain height and nadir range from ``sensor_height_m`` above the sphere along a track."""
     lat, lon, distance_m = great_circle_track(start_deg, end_deg, n)
+    moon = moon_model(radius_m=terrain.radius_m)
     rows = []
     for la, lo, d in zip(lat, lon, distance_m):
-        r_mf = llh_to_mf(moon_model(radius_m=terrain.radius_m), la, lo, sensor_height_m)
+        r_mf = llh_to_mf(moon, la, lo, sensor_height_m)
         hit, rng = raycast(terrain, r_mf, -r_mf, max_range_m)
         rows.append(ProfileRow(d / 1e3, np.degrees(la), np.degrees(lo), height_m(terrain, la, lo),
                                rng if hit else np.nan))
