@@ -27,7 +27,7 @@ MICRO_G_M_S2 = 9.80665e-6
 
 class TriadParams(NamedTuple):
     """Error model of one sensor triad, SI units (rad/s for gyros, m/s² for accelerometers)."""
-    noise_density: float          # white noise, unit/√Hz (= random walk, unit·√s... per √s)
+    noise_density: float          # white noise density, unit/√Hz (= angle/velocity random walk)
     bias_sigma: float             # turn-on bias, 1σ per axis
     bias_instability_sigma: float  # steady-state σ of the Gauss-Markov bias
     bias_correlation_s: float     # its correlation time
