@@ -1,0 +1,163 @@
+"""Measurement models of the navigation filter: predicted value and Jacobian ``H`` (1×15 or 3×15).
+
+Everything here uses the flight software's own knowledge: the nominal state, the estimated body
+rate, the on-board gravity/rotation model and the **on-board** terrain map, never truth.
+
+- Slant range along a beam: ray-cast on the on-board map, refined by one Newton step on the
+  terrain's local tangent plane (so the prediction is smooth in the state), and corrected by the
+  filter's terrain offset ``offset_m`` (true ground minus map height, see
+  :mod:`gnc.navigation`). With ``n`` the terrain normal at the hit point, ``d`` the beam and
+  ``cos ι = −n·d``::
+
+      ∂ρ/∂δr = nᵀ / cos ι,     ∂ρ/∂δθ = ((ρ d + l_i) × n)ᵀ / cos ι,     ρ̇ = n·v_ground / cos ι
+
+  where ``l_i`` is the sensor's lever arm and ``v_ground`` the mount point's velocity relative
+  to the rotating ground.
+- Line-of-sight velocity along a beam (Doppler, positive when closing on the ground):
+  ``v_ground · d``, ``∂/∂δv = dᵀ``, ``∂/∂δθ = (w × d + d × v_ground)ᵀ`` with ``w = C(ω × l)``.
+- Star tracker attitude: the rotation vector of ``q_meas ⊗ q_nom*``, ``H = [0 0 I 0 0]``.
+"""
+import numpy as np
+from numba import njit
+
+from gnc.eskf import E_ATT, E_POS, E_VEL, ERROR_SIZE, POS, QUAT, VEL
+from gnc.moon import rotation_angle_rad
+from gnc.quaternion import mult_xyz, rotate_xyz
+from gnc.terrain import clearance_xyz, height_m, raycast_xyz
+
+MIN_INCIDENCE_COS = 0.1
+"""Beams meeting the ground more obliquely than this (84°) give no usable range prediction."""
+NORMAL_BASELINE_M = 30.0
+"""Half-width of the finite difference that gives the map's local normal (m)."""
+
+
+@njit(cache=True, inline='always')
+def _cross(ax, ay, az, bx, by, bz):
+    return ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
+
+
+@njit(cache=True, error_model='numpy')
+def _map_gradient_mf(terrain, px, py, pz):
+    """Gradient of the clearance function (height above the map) at Moon-fixed ``p``."""
+    rho_xy = np.sqrt(px * px + py * py)
+    rho = np.sqrt(rho_xy * rho_xy + pz * pz)
+    lat = np.arctan2(pz, rho_xy)
+    lon = np.arctan2(py, px)
+    step = NORMAL_BASELINE_M / terrain.radius_m
+    dh_dlat = (height_m(terrain, lat + step, lon) - height_m(terrain, lat - step, lon)) / (2 * step)
+    dh_dlon = (height_m(terrain, lat, lon + step) - height_m(terrain, lat, lon - step)) / (2 * step)
+    cl, sl, co, so = np.cos(lat), np.sin(lat), np.cos(lon), np.sin(lon)
+    # up, north, east unit vectors; ∇c = up − (∂h/∂lat · north + ∂h/∂lon / cos(lat) · east) / ρ
+    kn = dh_dlat / rho
+    ke = dh_dlon / (rho * max(cl, 1e-9))
+    return (cl * co - kn * (-sl * co) - ke * (-so),
+            cl * so - kn * (-sl * so) - ke * co,
+            sl - kn * cl)
+
+
+@njit(cache=True, error_model='numpy')
+def predict_range(terrain, moon, t_s, x, omega_b, pos_b, dir_b, max_range_m, offset_m, h):
+    """Predicted slant range along body direction ``dir_b`` from lever arm ``pos_b``.
+
+    Writes ``∂ρ/∂δx`` into ``h`` (length 15). Returns ``(ok, range_m, range_rate_m_s,
+    cos_incidence)``; ``ok`` is false when the beam misses the map within ``max_range_m`` or
+    meets it more obliquely than :data:`MIN_INCIDENCE_COS`.
+    """
+    qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
+    lx, ly, lz = rotate_xyz(qw, qx, qy, qz, pos_b[0], pos_b[1], pos_b[2])
+    dx, dy, dz = rotate_xyz(qw, qx, qy, qz, dir_b[0], dir_b[1], dir_b[2])
+    ox, oy, oz = x[POS] + lx, x[POS + 1] + ly, x[POS + 2] + lz
+    a = rotation_angle_rad(moon, t_s)
+    c, s = np.cos(a), np.sin(a)
+    omx, omy = c * ox + s * oy, -s * ox + c * oy
+    dmx, dmy = c * dx + s * dy, -s * dx + c * dy
+    hit, rho = raycast_xyz(terrain, omx, omy, oz, dmx, dmy, dz, max_range_m)
+    if not hit:
+        return False, np.nan, np.nan, 0.0
+    px, py, pz = omx + rho * dmx, omy + rho * dmy, oz + rho * dz
+    gx, gy, gz = _map_gradient_mf(terrain, px, py, pz)
+    g_dot_d = gx * dmx + gy * dmy + gz * dz
+    if g_dot_d < -1e-3:                              # one Newton step onto the tangent plane
+        rho -= clearance_xyz(terrain, px, py, pz) / g_dot_d
+    g_norm = np.sqrt(gx * gx + gy * gy + gz * gz)
+    cos_inc = -g_dot_d / g_norm
+    if cos_inc < MIN_INCIDENCE_COS:
+        return False, np.nan, np.nan, cos_inc
+    rho -= offset_m / cos_inc
+    # normal back to inertial axes
+    nx, ny, nz = (c * gx - s * gy) / g_norm, (s * gx + c * gy) / g_norm, gz / g_norm
+    for i in range(ERROR_SIZE):
+        h[i] = 0.0
+    h[E_POS], h[E_POS + 1], h[E_POS + 2] = nx / cos_inc, ny / cos_inc, nz / cos_inc
+    ax, ay, az = _cross(rho * dx + lx, rho * dy + ly, rho * dz + lz, nx, ny, nz)
+    h[E_ATT], h[E_ATT + 1], h[E_ATT + 2] = ax / cos_inc, ay / cos_inc, az / cos_inc
+    vx, vy, vz = _ground_velocity(moon, x, omega_b, pos_b, lx, ly, lz)
+    return True, rho, (nx * vx + ny * vy + nz * vz) / cos_inc, cos_inc
+
+
+@njit(cache=True, inline='always')
+def _lever_velocity(x, omega_b, pos_b):
+    """``C (ω × l)``: velocity of the mount point relative to the centre of mass, inertial."""
+    ex, ey, ez = _cross(omega_b[0], omega_b[1], omega_b[2], pos_b[0], pos_b[1], pos_b[2])
+    return rotate_xyz(x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3], ex, ey, ez)
+
+
+@njit(cache=True, inline='always')
+def _ground_velocity(moon, x, omega_b, pos_b, lx, ly, lz):
+    """Velocity of the mount point relative to the rotating ground, inertial axes."""
+    wx, wy, wz = _lever_velocity(x, omega_b, pos_b)
+    om = moon.rotation_rate_rad_s
+    px, py = x[POS] + lx, x[POS + 1] + ly
+    return x[VEL] + wx + om * py, x[VEL + 1] + wy - om * px, x[VEL + 2] + wz
+
+
+@njit(cache=True, error_model='numpy')
+def predict_los_velocity(moon, x, omega_b, pos_b, dir_b, h):
+    """Predicted closing velocity (m/s) along body direction ``dir_b``; ``∂/∂δx`` into ``h``."""
+    qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
+    lx, ly, lz = rotate_xyz(qw, qx, qy, qz, pos_b[0], pos_b[1], pos_b[2])
+    dx, dy, dz = rotate_xyz(qw, qx, qy, qz, dir_b[0], dir_b[1], dir_b[2])
+    vx, vy, vz = _ground_velocity(moon, x, omega_b, pos_b, lx, ly, lz)
+    wx, wy, wz = _lever_velocity(x, omega_b, pos_b)
+    for i in range(ERROR_SIZE):
+        h[i] = 0.0
+    om = moon.rotation_rate_rad_s
+    # −(Ω × δr)·d = −δr·(d × Ω), Ω = (0, 0, om)
+    h[E_POS], h[E_POS + 1] = -dy * om, dx * om
+    h[E_VEL], h[E_VEL + 1], h[E_VEL + 2] = dx, dy, dz
+    ax, ay, az = _cross(wx, wy, wz, dx, dy, dz)
+    bx, by, bz = _cross(dx, dy, dz, vx, vy, vz)
+    h[E_ATT], h[E_ATT + 1], h[E_ATT + 2] = ax + bx, ay + by, az + bz
+    return vx * dx + vy * dy + vz * dz
+
+
+@njit(cache=True, error_model='numpy')
+def attitude_innovation(x, q_meas, y):
+    """Rotation vector (rad, inertial) of ``q_meas ⊗ q_nom*`` into ``y``; returns its angle."""
+    w, a, b, c = mult_xyz(q_meas[0], q_meas[1], q_meas[2], q_meas[3],
+                          x[QUAT], -x[QUAT + 1], -x[QUAT + 2], -x[QUAT + 3])
+    if w < 0.0:
+        w, a, b, c = -w, -a, -b, -c
+    vnorm = np.sqrt(a * a + b * b + c * c)
+    angle = 2.0 * np.arctan2(vnorm, w)
+    k = 2.0 / w if vnorm < 1e-12 else angle / vnorm
+    y[0], y[1], y[2] = a * k, b * k, c * k
+    return angle
+
+
+@njit(cache=True)
+def star_tracker_model(x, noise_rad, H, R):
+    """``H = [0 0 I 0 0]`` (3×15) and ``R = C diag(σ²) Cᵀ`` for body-axis noise ``noise_rad``."""
+    for k in range(3):
+        for j in range(ERROR_SIZE):
+            H[k, j] = 0.0
+        H[k, E_ATT + k] = 1.0
+    qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
+    cols = (rotate_xyz(qw, qx, qy, qz, 1.0, 0.0, 0.0), rotate_xyz(qw, qx, qy, qz, 0.0, 1.0, 0.0),
+            rotate_xyz(qw, qx, qy, qz, 0.0, 0.0, 1.0))
+    for k in range(3):
+        for l in range(3):
+            s = 0.0
+            for m in range(3):
+                s += cols[m][k] * noise_rad[m] ** 2 * cols[m][l]
+            R[k, l] = s

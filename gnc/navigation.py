@@ -1,0 +1,324 @@
+"""Navigation: the compiled error-state Kalman filter with its plausibility checks.
+
+One IMU interval at a time (:func:`nav_propagate`), then the measurements stamped at its end
+(:func:`nav_update_range`, :func:`nav_update_los_velocity`, :func:`nav_update_star_tracker`).
+Covariance propagation runs every ``cov_every`` IMU steps, and at once before any update, so an
+update always sees the covariance of its own time. Every measurement goes through its channel's
+plausibility check (:mod:`gnc.plausibility`) first, and each decision is logged as an event row
+(:data:`EVENT_COLUMNS`).
+
+Terrain offset. Range predictions use the on-board map shifted by a terrain offset ``offset_m``
+(true ground minus map, positive up), held outside the 15 error states. It starts at 0; when a
+check answers :data:`~gnc.plausibility.REANCHOR` the offset is set so that the map explains the
+measured range, the way PX4's EKF2 resets its terrain estimate to the range finder. The filter's
+altitude (:func:`nav_altitude`) is its height above the map plus that offset: what the guidance
+needs to land on the ground actually there.
+"""
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from gnc.eskf import (BG, ERROR_SIZE, MAX_DIM, POS, VEL, ProcessNoise,
+                      innovation_covariance, inject, joseph_update, normalized_innovation_squared,
+                      propagate_covariance, strapdown, transition_blocks, update_work)
+from gnc.measurements import (attitude_innovation, predict_los_velocity, predict_range,
+                              star_tracker_model)
+from gnc.moon import rotation_angle_rad
+from gnc.plausibility import (CONTEXT_SIZE, CTX_DOF, CTX_INNOVATION, CTX_MAX_VALID, CTX_MEASURED,
+                              CTX_MIN_VALID, CTX_NIS, CTX_NOISE_VARIANCE, CTX_PREDICTED,
+                              CTX_RATE_PREDICTED, CTX_T_S, CTX_VARIANCE, DECISIONS, NO_PREDICTION,
+                              REANCHOR, STATE_SIZE, accepted)
+from gnc.terrain import clearance_xyz
+
+CHANNELS = ("rangefinder", "velocimeter_range", "velocimeter_velocity", "star_tracker")
+RANGEFINDER, VELOCIMETER_RANGE, VELOCIMETER_VELOCITY, STAR_TRACKER = range(len(CHANNELS))
+MAX_BEAMS = 4
+
+EVENT_COLUMNS = ("t_s", "channel", "beam", "decision", "measured", "predicted", "innovation",
+                 "innovation_sigma", "nis", "gate")
+"""One row per measurement decision; ``channel`` indexes :data:`CHANNELS`, ``decision``
+:data:`~gnc.plausibility.DECISIONS`; ``gate`` is the check's first parameter (its threshold)."""
+(EV_T, EV_CHANNEL, EV_BEAM, EV_DECISION, EV_MEASURED, EV_PREDICTED, EV_INNOVATION, EV_SIGMA,
+ EV_NIS, EV_GATE) = range(len(EVENT_COLUMNS))
+
+# status vector layout
+(ST_T, ST_OFFSET, ST_PENDING_S, ST_PENDING_STEPS, ST_OMEGA, ST_DV_ACC, ST_EVENTS,
+ ST_EVENTS_DROPPED, STATUS_SIZE) = 0, 1, 2, 3, 4, 7, 10, 11, 12
+INVALID_COUNT = len(DECISIONS)
+"""Column of ``NavState.counts`` that counts samples the sensor itself flagged invalid."""
+
+
+class BeamGeometry(NamedTuple):
+    """What the flight software knows of a beam sensor: mounting, beams and noise model."""
+    pos_b_m: tuple
+    beams_b: np.ndarray           # (n_beams, 3) unit vectors, body axes
+    min_range_m: float
+    max_range_m: float
+    noise_floor_m: float          # range σ = noise_floor_m + noise_fraction · range
+    noise_fraction: float
+    velocity_noise_m_s: float
+
+
+class NavConfig(NamedTuple):
+    """Filter configuration; build with :func:`gnc.nav_config.make_nav_config`."""
+    moon: object                  # on-board MoonModel
+    imu_dt_s: float
+    cov_every: int                # covariance propagated every this many IMU steps
+    noise: ProcessNoise
+    rangefinder: BeamGeometry
+    velocimeter: BeamGeometry
+    star_tracker_noise_rad: tuple
+    use: tuple                    # per channel: does the filter use it
+    checks: tuple                 # per channel: plausibility check (CHECK_SIGNATURE)
+    check_params: np.ndarray      # (n_channels, PARAMS_SIZE)
+
+
+class NavState(NamedTuple):
+    """The filter's memory; build with :func:`gnc.nav_config.nav_init`."""
+    x: np.ndarray                 # nominal state (gnc.eskf layout)
+    P: np.ndarray                 # 15×15 error covariance
+    status: np.ndarray            # time, terrain offset, covariance-propagation accumulators ...
+    counts: np.ndarray            # (n_channels, len(DECISIONS) + 1) decisions, then invalid
+    check_state: np.ndarray       # (n_channels, MAX_BEAMS, STATE_SIZE)
+    events: np.ndarray            # (max_events, len(EVENT_COLUMNS))
+
+
+@njit(cache=True)
+def new_state(x0, P0, t0_s, max_events):
+    """A filter state at ``t0_s`` from nominal ``x0`` and covariance ``P0`` (not validated)."""
+    status = np.zeros(STATUS_SIZE)
+    status[ST_T] = t0_s
+    return NavState(x0.copy(), P0.copy(), status,
+                    np.zeros((len(CHANNELS), len(DECISIONS) + 1), dtype=np.int64),
+                    np.zeros((len(CHANNELS), MAX_BEAMS, STATE_SIZE)),
+                    np.full((max_events, len(EVENT_COLUMNS)), np.nan))
+
+
+@njit(cache=True, error_model='numpy')
+def nav_propagate(cfg, nav, dtheta_b, dv_b):
+    """Strapdown over one IMU interval; the covariance every ``cfg.cov_every`` steps."""
+    x, status = nav.x, nav.status
+    dt = cfg.imu_dt_s
+    ax, ay, az = strapdown(cfg.moon, x, dtheta_b, dv_b, dt)
+    status[ST_T] += dt
+    for a in range(3):
+        status[ST_OMEGA + a] = dtheta_b[a] / dt - x[BG + a]
+    status[ST_DV_ACC] += ax
+    status[ST_DV_ACC + 1] += ay
+    status[ST_DV_ACC + 2] += az
+    status[ST_PENDING_S] += dt
+    status[ST_PENDING_STEPS] += 1.0
+    if status[ST_PENDING_STEPS] >= cfg.cov_every:
+        flush_covariance(cfg, nav)
+
+
+@njit(cache=True, error_model='numpy')
+def flush_covariance(cfg, nav):
+    """Propagate the covariance over the IMU steps since the last propagation."""
+    status = nav.status
+    dt = status[ST_PENDING_S]
+    if dt <= 0.0:
+        return
+    a_i = np.empty(3)
+    for a in range(3):
+        a_i[a] = status[ST_DV_ACC + a] / dt
+        status[ST_DV_ACC + a] = 0.0
+    phi = np.empty((5, 5, 3, 3))
+    mask = np.empty((5, 5), dtype=np.bool_)
+    transition_blocks(cfg.moon, nav.x, a_i, dt, phi, mask, np.empty((3, 3)))
+    propagate_covariance(nav.P, phi, mask, np.empty((ERROR_SIZE, ERROR_SIZE)), cfg.noise, dt)
+    status[ST_PENDING_S] = 0.0
+    status[ST_PENDING_STEPS] = 0.0
+
+
+@njit(cache=True)
+def _log(nav, channel, beam, decision, ctx, gate):
+    status = nav.status
+    k = int(status[ST_EVENTS])
+    nav.counts[channel, decision] += 1
+    if k >= nav.events.shape[0]:
+        status[ST_EVENTS_DROPPED] += 1.0
+        return
+    row = nav.events[k]
+    row[EV_T] = status[ST_T]
+    row[EV_CHANNEL] = channel
+    row[EV_BEAM] = beam
+    row[EV_DECISION] = decision
+    row[EV_MEASURED] = ctx[CTX_MEASURED]
+    row[EV_PREDICTED] = ctx[CTX_PREDICTED]
+    row[EV_INNOVATION] = ctx[CTX_INNOVATION]
+    row[EV_SIGMA] = np.sqrt(ctx[CTX_VARIANCE])
+    row[EV_NIS] = ctx[CTX_NIS]
+    row[EV_GATE] = gate
+    status[ST_EVENTS] = k + 1
+
+
+@njit(cache=True)
+def _context(nav, measured, predicted, innovation, variance, noise_variance, nis, dof, rate,
+             lo, hi):
+    ctx = np.empty(CONTEXT_SIZE)
+    ctx[CTX_T_S] = nav.status[ST_T]
+    ctx[CTX_MEASURED] = measured
+    ctx[CTX_PREDICTED] = predicted
+    ctx[CTX_INNOVATION] = innovation
+    ctx[CTX_VARIANCE] = variance
+    ctx[CTX_NOISE_VARIANCE] = noise_variance
+    ctx[CTX_NIS] = nis
+    ctx[CTX_DOF] = dof
+    ctx[CTX_RATE_PREDICTED] = rate
+    ctx[CTX_MIN_VALID] = lo
+    ctx[CTX_MAX_VALID] = hi
+    return ctx
+
+
+@njit(cache=True, error_model='numpy')
+def _scalar_update(cfg, nav, channel, beam, h, measured, predicted, noise_variance, rate, lo, hi):
+    """Gate and (if accepted) apply one scalar measurement; returns the decision."""
+    work = update_work()
+    H = np.zeros((MAX_DIM, ERROR_SIZE))
+    R = np.zeros((MAX_DIM, MAX_DIM))
+    for j in range(ERROR_SIZE):
+        H[0, j] = h[j]
+    R[0, 0] = noise_variance
+    y = np.zeros(MAX_DIM)
+    y[0] = measured - predicted
+    S = innovation_covariance(nav.P, H, R, 1, work)
+    S_inv = np.empty((MAX_DIM, MAX_DIM))
+    nis = normalized_innovation_squared(S, y, 1, S_inv)
+    ctx = _context(nav, measured, predicted, y[0], S[0, 0], noise_variance, nis, 1.0, rate, lo, hi)
+    decision = cfg.checks[channel](ctx, cfg.check_params[channel], nav.check_state[channel, beam])
+    _log(nav, channel, beam, decision, ctx, cfg.check_params[channel, 0])
+    if not accepted(decision):
+        return decision
+    if decision == REANCHOR and (channel == RANGEFINDER or channel == VELOCIMETER_RANGE):
+        # the map's error explains the whole innovation: ρ_pred moves by −Δoffset / cos ι,
+        # with cos ι = |∂ρ/∂δr|⁻¹ (the position Jacobian is n / cos ι)
+        cos_inc = 1.0 / np.sqrt(h[0] ** 2 + h[1] ** 2 + h[2] ** 2)
+        nav.status[ST_OFFSET] -= y[0] * cos_inc
+        y[0] = 0.0
+    dx = np.empty(ERROR_SIZE)
+    joseph_update(nav.P, H, R, y, 1, S_inv, work, dx)
+    inject(nav.x, dx)
+    return decision
+
+
+@njit(cache=True)
+def _omega(nav):
+    return (nav.status[ST_OMEGA], nav.status[ST_OMEGA + 1], nav.status[ST_OMEGA + 2])
+
+
+@njit(cache=True, error_model='numpy')
+def nav_update_range(cfg, nav, terrain, channel, ranges_m, valid):
+    """Slant-range samples of a beam sensor (``RANGEFINDER`` or ``VELOCIMETER_RANGE``)."""
+    if not cfg.use[channel]:
+        return
+    geometry = cfg.rangefinder if channel == RANGEFINDER else cfg.velocimeter
+    h = np.empty(ERROR_SIZE)
+    flushed = False
+    for k in range(geometry.beams_b.shape[0]):
+        if not valid[k]:
+            nav.counts[channel, INVALID_COUNT] += 1
+            continue
+        if not flushed:
+            flush_covariance(cfg, nav)
+            flushed = True
+        ok, predicted, rate, cos_inc = predict_range(
+            terrain, cfg.moon, nav.status[ST_T], nav.x, _omega(nav), geometry.pos_b_m,
+            geometry.beams_b[k], geometry.max_range_m * 1.5, nav.status[ST_OFFSET], h)
+        if not ok:
+            ctx = _context(nav, ranges_m[k], np.nan, np.nan, np.nan, np.nan, np.nan, 1.0, np.nan,
+                           geometry.min_range_m, geometry.max_range_m)
+            _log(nav, channel, k, NO_PREDICTION, ctx, np.nan)
+            continue
+        sigma = geometry.noise_floor_m + geometry.noise_fraction * predicted
+        _scalar_update(cfg, nav, channel, k, h, ranges_m[k], predicted, sigma * sigma, rate,
+                       geometry.min_range_m, geometry.max_range_m)
+
+
+@njit(cache=True, error_model='numpy')
+def nav_update_los_velocity(cfg, nav, los_m_s, valid):
+    """Line-of-sight velocity samples of the velocimeter's beams."""
+    channel = VELOCIMETER_VELOCITY
+    if not cfg.use[channel]:
+        return
+    geometry = cfg.velocimeter
+    h = np.empty(ERROR_SIZE)
+    flushed = False
+    for k in range(geometry.beams_b.shape[0]):
+        if not valid[k]:
+            nav.counts[channel, INVALID_COUNT] += 1
+            continue
+        if not flushed:
+            flush_covariance(cfg, nav)
+            flushed = True
+        predicted = predict_los_velocity(cfg.moon, nav.x, _omega(nav), geometry.pos_b_m,
+                                         geometry.beams_b[k], h)
+        _scalar_update(cfg, nav, channel, k, h, los_m_s[k], predicted,
+                       geometry.velocity_noise_m_s ** 2, 0.0, -np.inf, np.inf)
+
+
+@njit(cache=True, error_model='numpy')
+def nav_update_star_tracker(cfg, nav, q_meas, valid):
+    """One star-tracker attitude sample (three angles, one decision)."""
+    channel = STAR_TRACKER
+    if not cfg.use[channel]:
+        return
+    if not valid:
+        nav.counts[channel, INVALID_COUNT] += 1
+        return
+    flush_covariance(cfg, nav)
+    work = update_work()
+    H = np.zeros((MAX_DIM, ERROR_SIZE))
+    R = np.zeros((MAX_DIM, MAX_DIM))
+    star_tracker_model(nav.x, cfg.star_tracker_noise_rad, H, R)
+    y = np.zeros(MAX_DIM)
+    angle = attitude_innovation(nav.x, q_meas, y)
+    S = innovation_covariance(nav.P, H, R, 3, work)
+    S_inv = np.empty((MAX_DIM, MAX_DIM))
+    nis = normalized_innovation_squared(S, y, 3, S_inv)
+    ctx = _context(nav, angle, 0.0, angle, (S[0, 0] + S[1, 1] + S[2, 2]) / 3.0,
+                   (R[0, 0] + R[1, 1] + R[2, 2]) / 3.0, nis, 3.0, 0.0, 0.0, np.pi)
+    decision = cfg.checks[channel](ctx, cfg.check_params[channel], nav.check_state[channel, 0])
+    _log(nav, channel, 0, decision, ctx, cfg.check_params[channel, 0])
+    if accepted(decision):
+        dx = np.empty(ERROR_SIZE)
+        joseph_update(nav.P, H, R, y, 3, S_inv, work, dx)
+        inject(nav.x, dx)
+
+
+@njit(cache=True, error_model='numpy')
+def nav_altitude(cfg, nav, terrain):
+    """``(altitude_m, sigma_m)``: the estimate's height above the map plus the terrain offset,
+    and its 1σ along the local vertical."""
+    x = nav.x
+    a = rotation_angle_rad(cfg.moon, nav.status[ST_T])
+    c, s = np.cos(a), np.sin(a)
+    px, py, pz = c * x[POS] + s * x[POS + 1], -s * x[POS] + c * x[POS + 1], x[POS + 2]
+    alt = clearance_xyz(terrain, px, py, pz) - nav.status[ST_OFFSET]
+    r = np.sqrt(x[POS] ** 2 + x[POS + 1] ** 2 + x[POS + 2] ** 2)
+    var = 0.0
+    for i in range(3):
+        for j in range(3):
+            var += x[POS + i] * nav.P[i, j] * x[POS + j]
+    return alt, np.sqrt(var) / r
+
+
+@njit(cache=True, error_model='numpy')
+def nav_vertical_speed(nav):
+    """Radial velocity component of the estimate (m/s, positive up; inertial)."""
+    x = nav.x
+    r = np.sqrt(x[POS] ** 2 + x[POS + 1] ** 2 + x[POS + 2] ** 2)
+    return (x[POS] * x[VEL] + x[POS + 1] * x[VEL + 1] + x[POS + 2] * x[VEL + 2]) / r
+
+
+def events_table(nav):
+    """The logged events as a dict of named columns (decision and channel as names)."""
+    n = int(nav.status[ST_EVENTS])
+    rows = nav.events[:n]
+    table = {name: rows[:, k].copy() for k, name in enumerate(EVENT_COLUMNS)}
+    table["channel"] = np.array([CHANNELS[int(c)] for c in rows[:, EV_CHANNEL]], dtype=object)
+    table["decision"] = np.array([DECISIONS[int(d)] for d in rows[:, EV_DECISION]], dtype=object)
+    table["beam"] = rows[:, EV_BEAM].astype(int)
+    return table
+
