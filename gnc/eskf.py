@@ -231,7 +231,7 @@ def update_work():
     """Scratch arrays for :func:`innovation_covariance` and :func:`joseph_update`."""
     return (np.zeros((ERROR_SIZE, MAX_DIM)), np.zeros((MAX_DIM, MAX_DIM)),
             np.zeros((ERROR_SIZE, MAX_DIM)), np.zeros((ERROR_SIZE, ERROR_SIZE)),
-            np.zeros(ERROR_SIZE))
+            np.zeros((ERROR_SIZE, MAX_DIM)))
 
 
 @njit(cache=True)
@@ -323,15 +323,16 @@ def joseph_update(P, H, R, y, m, S_inv, work, dx):
             for k in range(m):
                 s -= K[i, k] * PHt[j, k]
             A[i, j] = s
-    for k in range(m):                          # P = A - (A Hᵀ) Kᵀ + K R Kᵀ
-        for i in range(n):
+    for i in range(n):                          # P = A - (A Hᵀ) Kᵀ + K R Kᵀ
+        for k in range(m):
             s = 0.0
             for j in range(n):
                 s += A[i, j] * H[k, j]
-            Ah[i] = s
-        for i in range(n):
-            for j in range(n):
-                A[i, j] -= Ah[i] * K[j, k]
+            Ah[i, k] = s
+    for i in range(n):
+        for j in range(n):
+            for k in range(m):
+                A[i, j] -= Ah[i, k] * K[j, k]
     for i in range(n):
         for j in range(n):
             s = A[i, j]

@@ -60,7 +60,8 @@ def predict_range(terrain, moon, t_s, x, omega_b, pos_b, dir_b, max_range_m, off
     """Predicted slant range along body direction ``dir_b`` from lever arm ``pos_b``.
 
     Writes ``∂ρ/∂δx`` into ``h`` (length 15). Returns ``(ok, range_m, range_rate_m_s,
-    cos_incidence)``; ``ok`` is false when the beam misses the map within ``max_range_m`` or
+    cos_incidence, footprint_m)``, the last the horizontal distance from the sensor to the
+    point the beam hits; ``ok`` is false when the beam misses the map within ``max_range_m`` or
     meets it more obliquely than :data:`MIN_INCIDENCE_COS`.
     """
     qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
@@ -73,7 +74,7 @@ def predict_range(terrain, moon, t_s, x, omega_b, pos_b, dir_b, max_range_m, off
     dmx, dmy = c * dx + s * dy, -s * dx + c * dy
     hit, rho = raycast_xyz(terrain, omx, omy, oz, dmx, dmy, dz, max_range_m)
     if not hit:
-        return False, np.nan, np.nan, 0.0
+        return False, np.nan, np.nan, 0.0, 0.0
     px, py, pz = omx + rho * dmx, omy + rho * dmy, oz + rho * dz
     gx, gy, gz = _map_gradient_mf(terrain, px, py, pz)
     g_dot_d = gx * dmx + gy * dmy + gz * dz
@@ -82,7 +83,7 @@ def predict_range(terrain, moon, t_s, x, omega_b, pos_b, dir_b, max_range_m, off
     g_norm = np.sqrt(gx * gx + gy * gy + gz * gz)
     cos_inc = -g_dot_d / g_norm
     if cos_inc < MIN_INCIDENCE_COS:
-        return False, np.nan, np.nan, cos_inc
+        return False, np.nan, np.nan, cos_inc, 0.0
     rho -= offset_m / cos_inc
     # normal back to inertial axes
     nx, ny, nz = (c * gx - s * gy) / g_norm, (s * gx + c * gy) / g_norm, gz / g_norm
@@ -92,7 +93,10 @@ def predict_range(terrain, moon, t_s, x, omega_b, pos_b, dir_b, max_range_m, off
     ax, ay, az = _cross(rho * dx + lx, rho * dy + ly, rho * dz + lz, nx, ny, nz)
     h[E_ATT], h[E_ATT + 1], h[E_ATT + 2] = ax / cos_inc, ay / cos_inc, az / cos_inc
     vx, vy, vz = _ground_velocity(moon, x, omega_b, pos_b, lx, ly, lz)
-    return True, rho, (nx * vx + ny * vy + nz * vz) / cos_inc, cos_inc
+    r = np.sqrt(ox * ox + oy * oy + oz * oz)
+    d_up = (dx * ox + dy * oy + dz * oz) / r
+    footprint_m = rho * np.sqrt(max(1.0 - d_up * d_up, 0.0))
+    return True, rho, (nx * vx + ny * vy + nz * vz) / cos_inc, cos_inc, footprint_m
 
 
 @njit(cache=True, inline='always')

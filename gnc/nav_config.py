@@ -89,7 +89,7 @@ def _check(channel, spec):
 
 def make_nav_config(noise, imu_rate_hz=100.0, cov_rate_hz=10.0, rangefinder=None,
                     velocimeter=None, star_tracker_noise_rad=None, checks=None, ignore=(),
-                    moon=None):
+                    moon=None, terrain_walk_m_rt_m=0.0):
     """Validated :class:`~gnc.navigation.NavConfig`.
 
     Parameters
@@ -110,6 +110,10 @@ def make_nav_config(noise, imu_rate_hz=100.0, cov_rate_hz=10.0, rangefinder=None
         mistake, kept possible for replays; :func:`check_sensor_configuration` reports it).
     moon : MoonModel, optional
         On-board gravity and rotation model (default: lunar J2 model).
+    terrain_walk_m_rt_m : float
+        How fast the on-board map's error grows along the ground track (m/√m): 0 trusts the map
+        as exact; about 3 suits a map that knows only the mean level of rough highlands (height
+        differences of ~100 m per km).
     """
     if not isinstance(noise, ProcessNoise):
         raise ValueError("navigation.noise: give a gnc.eskf.ProcessNoise")
@@ -142,8 +146,9 @@ def make_nav_config(noise, imu_rate_hz=100.0, cov_rate_hz=10.0, rangefinder=None
             raise ValueError("navigation.star_tracker_noise_rad: every axis must be > 0")
     present = (rangefinder is not None, velocimeter is not None, velocimeter is not None, has_st)
     use = tuple(bool(p and c not in ignore) for p, c in zip(present, CHANNELS))
+    walk = _number("navigation", "terrain_walk_m_rt_m", terrain_walk_m_rt_m, 0.0)
     return NavConfig(moon if moon is not None else moon_model(), 1.0 / imu_rate,
-                     int(round(ratio)), noise, rf, vm, st_noise, use, tuple(functions),
+                     int(round(ratio)), noise, rf, vm, st_noise, walk, use, tuple(functions),
                      np.array(params))
 
 

@@ -7,12 +7,20 @@ update always sees the covariance of its own time. Every measurement goes throug
 plausibility check (:mod:`gnc.plausibility`) first, and each decision is logged as an event row
 (:data:`EVENT_COLUMNS`).
 
-Terrain offset. Range predictions use the on-board map shifted by a terrain offset ``offset_m``
-(true ground minus map, positive up), held outside the 15 error states. It starts at 0; when a
-check answers :data:`~gnc.plausibility.REANCHOR` the offset is set so that the map explains the
-measured range, the way PX4's EKF2 resets its terrain estimate to the range finder. The filter's
-altitude (:func:`nav_altitude`) is its height above the map plus that offset: what the guidance
-needs to land on the ground actually there.
+Terrain offset. Range predictions use the on-board map shifted by a terrain offset ``o`` (true
+ground minus map, positive up), estimated beside the 15 error states by a one-state filter, as
+PX4's EKF2 long kept a separate terrain estimator. The map's error is modelled as a random walk
+along the ground track, ``σ_o²`` growing by ``terrain_walk² · distance flown``, so the range
+gate widens with the distance flown since the map was last confirmed. A range innovation ``y``
+with variance ``S = H P Hᵀ + σ_o²/cos²ι + R`` is shared as the joint update of the 16 states
+would share it, with their cross-covariance dropped: the 15-state filter takes it with noise
+``R + σ_o²/cos²ι``, the offset with gain ``−σ_o²/(cos ι · S)``. When a check answers
+:data:`~gnc.plausibility.REANCHOR`, the offset alone takes the whole innovation and its variance
+is reset to the measurement's, the way EKF2 resets its terrain estimate to the range finder. With
+``terrain_walk = 0`` and no re-anchoring, the map is trusted as exact.
+
+The filter's altitude (:func:`nav_altitude`) is its height above the map plus the offset: what
+guidance needs to land on the ground actually there.
 """
 from typing import NamedTuple
 
@@ -43,8 +51,8 @@ EVENT_COLUMNS = ("t_s", "channel", "beam", "decision", "measured", "predicted", 
  EV_NIS, EV_GATE) = range(len(EVENT_COLUMNS))
 
 # status vector layout
-(ST_T, ST_OFFSET, ST_PENDING_S, ST_PENDING_STEPS, ST_OMEGA, ST_DV_ACC, ST_EVENTS,
- ST_EVENTS_DROPPED, STATUS_SIZE) = 0, 1, 2, 3, 4, 7, 10, 11, 12
+(ST_T, ST_OFFSET, ST_OFFSET_VAR, ST_DISTANCE_M, ST_FOOTPRINT_M, ST_PENDING_S, ST_PENDING_STEPS,
+ ST_OMEGA, ST_DV_ACC, ST_EVENTS, ST_EVENTS_DROPPED, STATUS_SIZE) = 0, 1, 2, 3, 4, 5, 6, 7, 10, 13, 14, 15
 INVALID_COUNT = len(DECISIONS)
 """Column of ``NavState.counts`` that counts samples the sensor itself flagged invalid."""
 
@@ -69,6 +77,7 @@ class NavConfig(NamedTuple):
     rangefinder: BeamGeometry
     velocimeter: BeamGeometry
     star_tracker_noise_rad: tuple
+    terrain_walk_m_rt_m: float    # map error growth, m per √m of ground track
     use: tuple                    # per channel: does the filter use it
     checks: tuple                 # per channel: plausibility check (CHECK_SIGNATURE)
     check_params: np.ndarray      # (n_channels, PARAMS_SIZE)
@@ -95,6 +104,16 @@ def new_state(x0, P0, t0_s, max_events):
                     np.full((max_events, len(EVENT_COLUMNS)), np.nan))
 
 
+@njit(cache=True, inline='always', error_model='numpy')
+def _ground_speed_horizontal(moon, x):
+    """Horizontal speed (m/s) of the estimate relative to the rotating ground."""
+    om = moon.rotation_rate_rad_s
+    vx, vy, vz = x[VEL] + om * x[POS + 1], x[VEL + 1] - om * x[POS], x[VEL + 2]
+    r2 = x[POS] ** 2 + x[POS + 1] ** 2 + x[POS + 2] ** 2
+    vr = vx * x[POS] + vy * x[POS + 1] + vz * x[POS + 2]
+    return np.sqrt(max(vx * vx + vy * vy + vz * vz - vr * vr / r2, 0.0))
+
+
 @njit(cache=True, error_model='numpy')
 def nav_propagate(cfg, nav, dtheta_b, dv_b):
     """Strapdown over one IMU interval; the covariance every ``cfg.cov_every`` steps."""
@@ -109,6 +128,7 @@ def nav_propagate(cfg, nav, dtheta_b, dv_b):
     status[ST_DV_ACC + 2] += az
     status[ST_PENDING_S] += dt
     status[ST_PENDING_STEPS] += 1.0
+    status[ST_DISTANCE_M] += dt * _ground_speed_horizontal(cfg.moon, x)
     if status[ST_PENDING_STEPS] >= cfg.cov_every:
         flush_covariance(cfg, nav)
 
@@ -173,14 +193,21 @@ def _context(nav, measured, predicted, innovation, variance, noise_variance, nis
 
 
 @njit(cache=True, error_model='numpy')
-def _scalar_update(cfg, nav, channel, beam, h, measured, predicted, noise_variance, rate, lo, hi):
-    """Gate and (if accepted) apply one scalar measurement; returns the decision."""
+def _scalar_update(cfg, nav, channel, beam, h, measured, predicted, noise_variance, rate, lo, hi,
+                   h_offset):
+    """Gate and (if accepted) apply one scalar measurement; returns the decision.
+
+    ``h_offset`` is the measurement's sensitivity to the terrain offset (``−1/cos ι`` for a
+    range, 0 otherwise).
+    """
     work = update_work()
     H = np.zeros((MAX_DIM, ERROR_SIZE))
     R = np.zeros((MAX_DIM, MAX_DIM))
     for j in range(ERROR_SIZE):
         H[0, j] = h[j]
-    R[0, 0] = noise_variance
+    offset_var = nav.status[ST_OFFSET_VAR]
+    map_variance = h_offset * h_offset * offset_var
+    R[0, 0] = noise_variance + map_variance
     y = np.zeros(MAX_DIM)
     y[0] = measured - predicted
     S = innovation_covariance(nav.P, H, R, 1, work)
@@ -191,12 +218,16 @@ def _scalar_update(cfg, nav, channel, beam, h, measured, predicted, noise_varian
     _log(nav, channel, beam, decision, ctx, cfg.check_params[channel, 0])
     if not accepted(decision):
         return decision
-    if decision == REANCHOR and (channel == RANGEFINDER or channel == VELOCIMETER_RANGE):
-        # the map's error explains the whole innovation: ρ_pred moves by −Δoffset / cos ι,
-        # with cos ι = |∂ρ/∂δr|⁻¹ (the position Jacobian is n / cos ι)
-        cos_inc = 1.0 / np.sqrt(h[0] ** 2 + h[1] ** 2 + h[2] ** 2)
-        nav.status[ST_OFFSET] -= y[0] * cos_inc
-        y[0] = 0.0
+    if decision == REANCHOR and h_offset != 0.0:
+        # the map's error explains the whole innovation: ρ changes by h_offset · Δo
+        nav.status[ST_OFFSET] += y[0] / h_offset
+        nav.status[ST_OFFSET_VAR] = noise_variance / (h_offset * h_offset)
+        return decision
+    if map_variance > 0.0:
+        k = offset_var * h_offset / S[0, 0]
+        nav.status[ST_OFFSET] += k * y[0]
+        nav.status[ST_OFFSET_VAR] = ((1.0 - k * h_offset) ** 2 * offset_var
+                                     + k * k * (S[0, 0] - map_variance))
     dx = np.empty(ERROR_SIZE)
     joseph_update(nav.P, H, R, y, 1, S_inv, work, dx)
     inject(nav.x, dx)
@@ -222,8 +253,10 @@ def nav_update_range(cfg, nav, terrain, channel, ranges_m, valid):
             continue
         if not flushed:
             flush_covariance(cfg, nav)
+            nav.status[ST_OFFSET_VAR] += cfg.terrain_walk_m_rt_m ** 2 * nav.status[ST_DISTANCE_M]
+            nav.status[ST_DISTANCE_M] = 0.0
             flushed = True
-        ok, predicted, rate, cos_inc = predict_range(
+        ok, predicted, rate, cos_inc, footprint_m = predict_range(
             terrain, cfg.moon, nav.status[ST_T], nav.x, _omega(nav), geometry.pos_b_m,
             geometry.beams_b[k], geometry.max_range_m * 1.5, nav.status[ST_OFFSET], h)
         if not ok:
@@ -231,9 +264,11 @@ def nav_update_range(cfg, nav, terrain, channel, ranges_m, valid):
                            geometry.min_range_m, geometry.max_range_m)
             _log(nav, channel, k, NO_PREDICTION, ctx, np.nan)
             continue
+        if channel == RANGEFINDER and k == 0:
+            nav.status[ST_FOOTPRINT_M] = footprint_m
         sigma = geometry.noise_floor_m + geometry.noise_fraction * predicted
         _scalar_update(cfg, nav, channel, k, h, ranges_m[k], predicted, sigma * sigma, rate,
-                       geometry.min_range_m, geometry.max_range_m)
+                       geometry.min_range_m, geometry.max_range_m, -1.0 / cos_inc)
 
 
 @njit(cache=True, error_model='numpy')
@@ -255,7 +290,7 @@ def nav_update_los_velocity(cfg, nav, los_m_s, valid):
         predicted = predict_los_velocity(cfg.moon, nav.x, _omega(nav), geometry.pos_b_m,
                                          geometry.beams_b[k], h)
         _scalar_update(cfg, nav, channel, k, h, los_m_s[k], predicted,
-                       geometry.velocity_noise_m_s ** 2, 0.0, -np.inf, np.inf)
+                       geometry.velocity_noise_m_s ** 2, 0.0, -np.inf, np.inf, 0.0)
 
 
 @njit(cache=True, error_model='numpy')
@@ -290,7 +325,8 @@ def nav_update_star_tracker(cfg, nav, q_meas, valid):
 @njit(cache=True, error_model='numpy')
 def nav_altitude(cfg, nav, terrain):
     """``(altitude_m, sigma_m)``: the estimate's height above the map plus the terrain offset,
-    and its 1σ along the local vertical."""
+    and its 1σ: the position's along the local vertical, the offset's, and the map's random
+    walk between the rangefinder's footprint and the point below."""
     x = nav.x
     a = rotation_angle_rad(cfg.moon, nav.status[ST_T])
     c, s = np.cos(a), np.sin(a)
@@ -301,7 +337,9 @@ def nav_altitude(cfg, nav, terrain):
     for i in range(3):
         for j in range(3):
             var += x[POS + i] * nav.P[i, j] * x[POS + j]
-    return alt, np.sqrt(var) / r
+    var = (var / (r * r) + nav.status[ST_OFFSET_VAR]
+           + cfg.terrain_walk_m_rt_m ** 2 * (nav.status[ST_DISTANCE_M] + nav.status[ST_FOOTPRINT_M]))
+    return alt, np.sqrt(var)
 
 
 @njit(cache=True, error_model='numpy')

@@ -292,13 +292,14 @@ def _beams_spec(params):
                 velocity_noise_m_s=params.velocity_noise_m_s)
 
 
-def nav_config_for(sensors, moon=None, cov_rate_hz=10.0, checks=None, ignore=()):
+def nav_config_for(sensors, moon=None, cov_rate_hz=10.0, checks=None, ignore=(),
+                   terrain_walk_m_rt_m=0.0):
     """A navigation configuration whose sensor knowledge matches ``sensors`` (their datasheets)."""
     return make_nav_config(
         process_noise_for(sensors.imu), sensors.imu.rate_hz, cov_rate_hz,
         _beams_spec(sensors.rangefinder), _beams_spec(sensors.velocimeter),
         None if sensors.star_tracker is None else sensors.star_tracker.noise_rad,
-        checks, ignore, moon)
+        checks, ignore, moon, terrain_walk_m_rt_m)
 
 
 def od_covariance(imu, position_m=100.0, velocity_m_s=0.5, attitude_rad=1e-3):
