@@ -82,45 +82,16 @@ def legacy_m1(ctx, params, state):
 # fixed: parameter and state layout
 (F_GATE, F_WINDOW_S, F_MIN_SAMPLES, F_RATE_TOL, F_DRIFT_FRACTION, F_SCATTER_SIGMAS,
  F_FROZEN_SAMPLES) = range(7)
-S_LAST, S_FROZEN, S_COUNT, S_HEAD, S_RING = 0, 1, 2, 3, 8
+S_LAST, S_FROZEN, S_COUNT, S_HEAD, S_SUSPECT, S_RING = 0, 1, 2, 3, 4, 8
 RING_CAPACITY = (STATE_SIZE - S_RING) // 2
 
 
-@njit(CHECK_SIGNATURE, cache=True)
-def fixed(ctx, params, state):
-    """The corrected range check: gate, terrain explanation, rate consistency, limits, no latch.
+@njit(cache=True)
+def _window_consistency(ctx, params, state):
+    """Add this sample's innovation to the sliding window; fit a line once the window is full.
 
-    1. Limits: a value outside the sensor's valid interval, or not finite, is rejected.
-    2. Frozen output: ``params[F_FROZEN_SAMPLES]`` bit-identical samples in a row are rejected
-       (a live sensor always has noise).
-    3. Chi-square gate on the covariance-scaled innovation (``NIS ≤ params[F_GATE]``); the
-       variance grows with the estimate's age, so the gate widens while no sample is accepted.
-       An accepted sample clears the memory of rejections.
-    4. A rejected sample joins a sliding window of rejections. Once the window spans
-       ``params[F_WINDOW_S]`` with at least ``params[F_MIN_SAMPLES]`` samples, the innovation is
-       fitted by a straight line. If it is *self-consistent* — its drift rate (measured range
-       rate minus the rate implied by the estimated velocity) is within ``params[F_RATE_TOL]``
-       m/s plus ``params[F_DRIFT_FRACTION]`` of its mean per window, and its scatter within
-       ``params[F_SCATTER_SIGMAS]`` noise σ or that fraction of its mean — the step is terrain
-       the map lacks: :data:`REANCHOR`, as PX4's EKF2 resets its terrain estimate after ~5 s of
-       consistent range rejections. A stuck sensor fails the rate test (its innovation drifts at
-       the descent rate), spikes and noise fail the scatter test: they stay rejected, and the
-       window slides on, so the sensor is re-acquired the moment it makes sense again.
+    Returns ``(full, rate_ok, scatter_ok)``.
     """
-    z = ctx[CTX_MEASURED]
-    if not (np.isfinite(z) and ctx[CTX_MIN_VALID] <= z <= ctx[CTX_MAX_VALID]):
-        return REJECT_LIMITS
-    if z == state[S_LAST]:
-        state[S_FROZEN] += 1.0
-    else:
-        state[S_FROZEN] = 0.0
-    state[S_LAST] = z
-    if params[F_FROZEN_SAMPLES] > 0 and state[S_FROZEN] + 1.0 >= params[F_FROZEN_SAMPLES]:
-        state[S_COUNT] = 0.0
-        return REJECT_FROZEN
-    if ctx[CTX_NIS] <= params[F_GATE]:
-        state[S_COUNT] = 0.0
-        return ACCEPT
     t = ctx[CTX_T_S]
     count = int(state[S_COUNT])
     head = int(state[S_HEAD])
@@ -131,7 +102,6 @@ def fixed(ctx, params, state):
     state[S_RING + 2 * slot] = t
     state[S_RING + 2 * slot + 1] = ctx[CTX_INNOVATION]
     count += 1
-    # drop samples older than the window
     window = params[F_WINDOW_S]
     while count > 1 and t - state[S_RING + 2 * head] > window + 1e-9:
         head = (head + 1) % RING_CAPACITY
@@ -140,8 +110,7 @@ def fixed(ctx, params, state):
     state[S_HEAD] = head
     t0 = state[S_RING + 2 * head]
     if count < params[F_MIN_SAMPLES] or t - t0 < window - 1e-9:
-        return REJECT_GATE
-    # least-squares line through the innovations in the window
+        return False, False, False
     st = 0.0
     sy = 0.0
     for k in range(count):
@@ -165,12 +134,59 @@ def fixed(ctx, params, state):
         ss += r * r
     scatter = np.sqrt(ss / count)
     allowance = params[F_DRIFT_FRACTION] * abs(y_mean)
-    rate_ok = abs(slope) * window <= params[F_RATE_TOL] * window + allowance
+    rate_ok = abs(slope) <= params[F_RATE_TOL]
     scatter_ok = scatter <= max(params[F_SCATTER_SIGMAS] * np.sqrt(ctx[CTX_NOISE_VARIANCE]),
                                 allowance)
+    return True, rate_ok, scatter_ok
+
+
+@njit(CHECK_SIGNATURE, cache=True)
+def fixed(ctx, params, state):
+    """The corrected range check: gate, terrain explanation, rate consistency, limits, no latch.
+
+    1. Limits: a value outside the sensor's valid interval, or not finite, is rejected.
+    2. Frozen output: ``params[F_FROZEN_SAMPLES]`` bit-identical samples in a row are rejected
+       (a live sensor always has noise).
+    3. Chi-square gate on the covariance-scaled innovation (``NIS ≤ params[F_GATE]``); the
+       variance grows with the estimate's age, so the gate widens while no sample is accepted.
+       An accepted sample clears the memory of rejections.
+    4. A rejected sample joins a sliding window of rejections. Once the window spans
+       ``params[F_WINDOW_S]`` with at least ``params[F_MIN_SAMPLES]`` samples, the innovation is
+       fitted by a straight line. If it is *self-consistent* — its drift rate (measured range
+       rate minus the rate implied by the estimated velocity) is within ``params[F_RATE_TOL]``
+       m/s, and its scatter about the line within ``params[F_SCATTER_SIGMAS]`` noise σ or
+       ``params[F_DRIFT_FRACTION]`` of its mean (rough ground under a map error) — the step is terrain
+       the map lacks: :data:`REANCHOR`, as PX4's EKF2 resets its terrain estimate after ~5 s of
+       consistent range rejections. A stuck sensor fails the rate test (its innovation drifts at
+       the descent rate), spikes and noise fail the scatter test: they stay rejected.
+    5. A sensor that failed tests 2 or 4 is suspect: even samples inside the gate (a stuck value
+       passing the truth) are accepted only once a full window of them is consistent again. The
+       window slides on, so the sensor is re-acquired as soon as it makes sense again.
+    """
+    z = ctx[CTX_MEASURED]
+    if not (np.isfinite(z) and ctx[CTX_MIN_VALID] <= z <= ctx[CTX_MAX_VALID]):
+        return REJECT_LIMITS
+    if z == state[S_LAST]:
+        state[S_FROZEN] += 1.0
+    else:
+        state[S_FROZEN] = 0.0
+    state[S_LAST] = z
+    if params[F_FROZEN_SAMPLES] > 0 and state[S_FROZEN] + 1.0 >= params[F_FROZEN_SAMPLES]:
+        state[S_COUNT] = 0.0
+        state[S_SUSPECT] = 1.0
+        return REJECT_FROZEN
+    gate_ok = ctx[CTX_NIS] <= params[F_GATE]
+    if gate_ok and state[S_SUSPECT] == 0.0:
+        state[S_COUNT] = 0.0
+        return ACCEPT
+    full, rate_ok, scatter_ok = _window_consistency(ctx, params, state)
+    if not full:
+        return REJECT_INCONSISTENT if gate_ok else REJECT_GATE
     if rate_ok and scatter_ok:
         state[S_COUNT] = 0.0
-        return REANCHOR
+        state[S_SUSPECT] = 0.0
+        return ACCEPT if gate_ok else REANCHOR
+    state[S_SUSPECT] = 1.0
     return REJECT_INCONSISTENT
 
 
@@ -215,7 +231,7 @@ def legacy_m1_params(threshold_m=1000.0):
     return _param_vector("legacy_m1", [("threshold_m", threshold_m, 0.0)])
 
 
-def fixed_params(probability=0.9999, window_s=5.0, min_samples=10, rate_tol_m_s=1.0,
+def fixed_params(probability=0.9999, window_s=5.0, min_samples=10, rate_tol_m_s=3.0,
                  drift_fraction=0.25, scatter_sigmas=4.0, frozen_samples=5, dof=1):
     """Parameters of :func:`fixed` (see its docstring); ``frozen_samples = 0`` disables that test."""
     return _param_vector("fixed", [
