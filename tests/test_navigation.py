@@ -182,6 +182,7 @@ def test_a_user_check_flies_without_recompiling_the_filter(recorded_descent):
     user = Check(reject_everything, _no_params("reject_everything"), "rejects all")
     sensors = Sensors(make_imu(), make_rangefinder(), make_velocimeter(), make_star_tracker())
     cfg_user = nav_config_for(sensors, checks={"rangefinder": user})
+    replay(cfg, nav_init(cfg, 0.0, nav.x[0:3], nav.x[3:6], nav.x[6:10], P0), MARE, rec.log, 0)
     before = len(replay.signatures)
     nav_user = nav_init(cfg_user, 0.0, nav.x[0:3], nav.x[3:6], nav.x[6:10], P0)
     replay(cfg_user, nav_user, MARE, rec.log, 0)
