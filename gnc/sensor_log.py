@@ -77,3 +77,10 @@ def replay(cfg, nav, terrain, log, snapshot_every=0):
         alt_out[k, 0] = alt
         alt_out[k, 1] = sigma
     return x_out, p_out, alt_out, snaps
+
+
+@njit(cache=True)
+def run_filter(cfg, nav, terrain, log):
+    """Run the filter over the whole log, keeping only its own state and events."""
+    for k in range(log.t_s.size):
+        nav_step(cfg, nav, terrain, log, k)
