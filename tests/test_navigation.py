@@ -149,13 +149,13 @@ def recorded_descent():
     rec = record_descent(MARE, _start(), 300.0, seed=7, sensors=sensors)
     cfg = nav_config_for(sensors, terrain_walk_m_rt_m=0.5)
     P0 = od_covariance(sensors.imu)
-    r, v, q, ba, bg = dispersed_estimate(rec.truth0, P0, np.random.default_rng(7))
-    return rec, cfg, P0, nav_init(cfg, 0.0, r, v, q, P0, ba, bg)
+    return rec, cfg, P0, dispersed_estimate(rec.truth0, P0, np.random.default_rng(7))
 
 
 @pytest.mark.slow
 def test_filterpy_reference_replays_the_compiled_filter(recorded_descent):
-    rec, cfg, P0, nav = recorded_descent
+    rec, cfg, P0, (r, v, q, ba, bg) = recorded_descent
+    nav = nav_init(cfg, 0.0, r, v, q, P0, ba, bg)
     x0 = nav.x.copy()
     x, p_diag, _, _ = replay(cfg, nav, MARE, rec.log)
     x_ref, p_ref, ref = reference_replay(cfg, x0, P0, 0.0, MARE, rec.log)
@@ -172,7 +172,7 @@ def test_filterpy_reference_replays_the_compiled_filter(recorded_descent):
 
 
 def test_a_user_check_flies_without_recompiling_the_filter(recorded_descent):
-    rec, cfg, P0, nav = recorded_descent
+    rec, cfg, P0, (r, v, q, ba, bg) = recorded_descent
 
     @njit(CHECK_SIGNATURE)
     def reject_everything(ctx, params, state):
@@ -182,9 +182,9 @@ def test_a_user_check_flies_without_recompiling_the_filter(recorded_descent):
     user = Check(reject_everything, _no_params("reject_everything"), "rejects all")
     sensors = Sensors(make_imu(), make_rangefinder(), make_velocimeter(), make_star_tracker())
     cfg_user = nav_config_for(sensors, checks={"rangefinder": user})
-    replay(cfg, nav_init(cfg, 0.0, nav.x[0:3], nav.x[3:6], nav.x[6:10], P0), MARE, rec.log, 0)
+    replay(cfg, nav_init(cfg, 0.0, r, v, q, P0, ba, bg), MARE, rec.log, 0)
     before = len(replay.signatures)
-    nav_user = nav_init(cfg_user, 0.0, nav.x[0:3], nav.x[3:6], nav.x[6:10], P0)
+    nav_user = nav_init(cfg_user, 0.0, r, v, q, P0, ba, bg)
     replay(cfg_user, nav_user, MARE, rec.log, 0)
     assert len(replay.signatures) == before               # same compiled filter
     assert nav_user.counts[RANGEFINDER, REJECT_GATE] == rec.log.rangefinder_due.sum()
