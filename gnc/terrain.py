@@ -21,8 +21,6 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from gnc.moon import RADIUS_M
-
 CRATER_COLUMNS = ("lat_rad", "lon_rad", "rim_radius_m", "floor_radius_frac", "floor_height_m",
                   "bowl_depth_m", "crest_height_m", "crest_amplitude_m", "crest_azimuth_rad",
                   "wall_exponent", "ejecta_exponent")

@@ -12,12 +12,15 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from scipy.spatial.transform import Rotation
+
 from gnc.eskf import ProcessNoise
-from gnc.moon import G0_M_S2, gravity_xyz, inertial_to_mf, llh_to_mf, mf_to_inertial, velocity_mf_to_inertial
-from gnc.nav_config import make_nav_config
-from gnc.quaternion import rotate_xyz
+from gnc.moon import (gravity_xyz, inertial_to_mf, llh_to_mf, mf_to_inertial, moon_model,
+                      velocity_mf_to_inertial)
+from gnc.nav_config import initial_covariance, make_nav_config
+from gnc.quaternion import from_dcm, from_rotvec, multiply, rotate_xyz
 from gnc.sensor_log import SensorLog
-from gnc.terrain import altitude_m
+from gnc.terrain import altitude_m, height_m
 from sims.dynamics import (CMD_THRUST, CMD_THRUSTERS, CMD_TORQUE, MASS, POS, QUAT, RATE, VEL,
                            rk4_step, rk4_work, specific_force_b)
 from sims.faults import SENSORS, apply_faults, fault_schedule, fault_state
@@ -208,7 +211,6 @@ def start_state(vehicle, moon, terrain, lat_deg, lon_deg, altitude_m, ground_spe
                 heading_deg, vertical_speed_m_s=0.0):
     """Truth state at t = 0: ``altitude_m`` above the terrain below, velocity relative to the
     ground (heading clockwise from north, vertical speed positive up), at wet mass, engine off."""
-    from gnc.terrain import height_m
     lat, lon = np.radians(lat_deg), np.radians(lon_deg)
     h = height_m(terrain, lat, lon) + altitude_m
     r_mf = llh_to_mf(moon, lat, lon, h)
@@ -233,9 +235,6 @@ def record_descent(terrain, x0, duration_s, seed=0, sensors=None, vehicle=None, 
     points the engine where the steering wants it. ``faults`` is a fault schedule (list of
     entries, see :mod:`sims.faults`). Returns a :class:`Recording`.
     """
-    from gnc.moon import moon_model
-    from gnc.quaternion import from_dcm
-    from scipy.spatial.transform import Rotation
     sensors = sensors or default_sensors()
     vehicle = vehicle or make_vehicle()
     moon = moon or moon_model()
@@ -304,7 +303,6 @@ def nav_config_for(sensors, moon=None, cov_rate_hz=10.0, checks=None, ignore=(),
 
 def od_covariance(imu, position_m=100.0, velocity_m_s=0.5, attitude_rad=1e-3):
     """Orbit-determination covariance at powered-descent start, biases from the IMU datasheet."""
-    from gnc.nav_config import initial_covariance
     ba = np.hypot(imu.accel.bias_sigma, imu.accel.bias_instability_sigma)
     bg = np.hypot(imu.gyro.bias_sigma, imu.gyro.bias_instability_sigma)
     return initial_covariance(position_m, velocity_m_s, attitude_rad, ba, bg)
@@ -313,7 +311,6 @@ def od_covariance(imu, position_m=100.0, velocity_m_s=0.5, attitude_rad=1e-3):
 def dispersed_estimate(truth_row, P0, rng):
     """An initial estimate ``(r_i, v_i, q_bi, b_a, b_g)`` drawn about ``truth_row`` (nominal
     layout) so that truth − estimate ~ N(0, P0)."""
-    from gnc.quaternion import from_rotvec, multiply
     e = np.linalg.cholesky(P0) @ rng.standard_normal(15)
     q = multiply(from_rotvec(-e[6:9]), truth_row[6:10])
     return (truth_row[0:3] - e[0:3], truth_row[3:6] - e[3:6], q, truth_row[10:13] - e[9:12],

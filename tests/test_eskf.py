@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from filterpy.kalman import KalmanFilter
 
-from gnc.eskf import (ERROR_SIZE, ProcessNoise, inject, innovation_covariance, joseph_update,
+from gnc.eskf import (ProcessNoise, inject, innovation_covariance, joseph_update,
                       normalized_innovation_squared, propagate_covariance, strapdown,
                       transition_blocks, update_work)
 from gnc.moon import moon_model
