@@ -3,7 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numba import njit
 
@@ -171,6 +171,7 @@ RIDGES = crater_terrain(
 BRUTE_STEP_M = 0.25
 
 
+@example(lat=0.0, lon=0.0, h=1.0, azimuth=0.0, depression=1 / 3)   # clips a 10 cm ridge tip
 @settings(max_examples=150, deadline=None)
 @given(lat=st.floats(-0.003, 0.004), lon=st.floats(-0.003, 0.005), h=st.floats(1.0, 300.0),
        azimuth=st.floats(0, 2 * np.pi), depression=st.floats(0.001, 1.5))
@@ -186,7 +187,13 @@ def test_ray_cast_never_steps_through_a_ridge(lat, lon, h, azimuth, depression):
     max_range = 3000.0
     hit, rng_m = raycast(RIDGES, p, d, max_range)
     truth = _brute_force_first_crossing(RIDGES, p, d, max_range, BRUTE_STEP_M)
-    if truth < 0:
+    if hit and (truth < 0 or rng_m < truth - BRUTE_STEP_M - RANGE_TOLERANCE_M):
+        # an earlier hit than the 25 cm march saw must be a real crossing it stepped over:
+        # the ray clips a ridge tip thinner than the march step (found by hypothesis)
+        fine = _brute_force_first_crossing(RIDGES, p + (rng_m - RANGE_TOLERANCE_M) * d, d,
+                                           2.0 * RANGE_TOLERANCE_M, 1e-4)
+        assert fine >= 0.0, f"reported hit at {rng_m:.3f} m, but the ray is clear there"
+    elif truth < 0:
         assert not hit
     else:
         assert hit
