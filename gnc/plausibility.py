@@ -210,7 +210,8 @@ def _param_vector(name, values):
     return out
 
 
-def _no_params(name):
+def no_params(name):
+    """Parameter builder for a check that takes no parameters (use it in your own :class:`Check`)."""
     def build(**overrides):
         if overrides:
             raise ValueError(f"check {name}: takes no parameters, got {', '.join(overrides)}")
@@ -242,7 +243,7 @@ def fixed_params(probability=0.9999, window_s=5.0, min_samples=10, rate_tol_m_s=
 
 
 CHECKS = {
-    "accept_all": Check(accept_all, _no_params("accept_all"), "accept every measurement"),
+    "accept_all": Check(accept_all, no_params("accept_all"), "accept every measurement"),
     "chi_square_gate": Check(chi_square_gate, chi_square_params,
                              "covariance-scaled chi-square gate, never latched"),
     "legacy_m1": Check(legacy_m1, legacy_m1_params,

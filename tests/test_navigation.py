@@ -8,7 +8,7 @@ from scipy.stats import chi2
 from gnc.moon import moon_model
 from gnc.nav_config import check_sensor_configuration, initial_covariance, nav_init
 from gnc.navigation import RANGEFINDER, STAR_TRACKER, events_table
-from gnc.plausibility import CHECK_SIGNATURE, REJECT_GATE, Check, _no_params
+from gnc.plausibility import CHECK_SIGNATURE, REJECT_GATE, Check, no_params
 from gnc.quaternion import conjugate, multiply, to_rotvec
 from gnc.reference_filter import reference_replay
 from gnc.sensor_log import replay
@@ -179,7 +179,7 @@ def test_a_user_check_flies_without_recompiling_the_filter(recorded_descent):
         state[0] += 1.0
         return REJECT_GATE
 
-    user = Check(reject_everything, _no_params("reject_everything"), "rejects all")
+    user = Check(reject_everything, no_params("reject_everything"), "rejects all")
     sensors = Sensors(make_imu(), make_rangefinder(), make_velocimeter(), make_star_tracker())
     cfg_user = nav_config_for(sensors, checks={"rangefinder": user})
     replay(cfg, nav_init(cfg, 0.0, r, v, q, P0, ba, bg), MARE, rec.log, 0)
