@@ -4,3 +4,6 @@ Also the geometry shared by the flight software and the simulated world (quatern
 frames and gravity, the terrain interface), because the flight software needs them on board and
 must never import :mod:`sims`.
 """
+from gnc._numba_cache import use_source_keyed_cache
+
+use_source_keyed_cache()

@@ -347,7 +347,7 @@ def joseph_update(P, H, R, y, m, S_inv, work, dx):
 def inject(x, dx):
     """Add the error estimate ``dx`` to the nominal state ``x`` (attitude: ``exp(δθ) ⊗ q``).
 
-    The covariance is left as it is: the reset Jacobian ``I − [δθ/2 ×]`` differs from the
+    The covariance is left as it is: the reset Jacobian ``I + [δθ/2 ×]`` differs from the
     identity by the size of the correction, which the gating keeps small.
     """
     for a in range(3):

@@ -154,6 +154,9 @@ def flush_covariance(cfg, nav):
 
 @njit(cache=True)
 def _log(nav, channel, beam, decision, ctx, gate):
+    if decision < 0 or decision > NO_PREDICTION:
+        raise ValueError("a plausibility check returned a decision code outside "
+                         "gnc.plausibility.DECISIONS")
     status = nav.status
     k = int(status[ST_EVENTS])
     nav.counts[channel, decision] += 1

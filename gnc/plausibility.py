@@ -13,8 +13,9 @@ A check is a compiled function with the signature :data:`CHECK_SIGNATURE`::
 - ``state`` (float64[:] of :data:`STATE_SIZE`, zeros at start): the check's own memory for
   this sensor beam, which it updates in place.
 - returns a decision code: :data:`ACCEPT`, :data:`REANCHOR` (accept, after re-anchoring the
-  terrain estimate so the measurement is explained as terrain) or one of the ``REJECT_*`` codes,
-  which say why. :func:`accepted` tells the two groups apart.
+  terrain estimate so the measurement is explained as terrain; on a channel without a terrain
+  offset it is an ordinary accept) or one of the ``REJECT_*`` codes, which say why.
+  :func:`accepted` tells the two groups apart; any other value stops the run with an error.
 
 Write a new check with ``@njit(CHECK_SIGNATURE, cache=True)`` and fly it by passing it in the
 navigation configuration; the filter is compiled once for every check of this signature, so no
@@ -39,7 +40,7 @@ CHECK_SIGNATURE = types.int64(types.float64[::1], types.float64[::1], types.floa
 
 (CTX_T_S, CTX_MEASURED, CTX_PREDICTED, CTX_INNOVATION, CTX_VARIANCE, CTX_NOISE_VARIANCE, CTX_NIS,
  CTX_DOF, CTX_RATE_PREDICTED, CTX_MIN_VALID, CTX_MAX_VALID, CONTEXT_SIZE) = range(12)
-STATE_SIZE = 264
+STATE_SIZE = 520
 PARAMS_SIZE = 8
 
 DECISIONS = ("accept", "reanchor", "reject_gate", "reject_latched", "reject_inconsistent",
@@ -109,7 +110,11 @@ def _window_consistency(ctx, params, state):
     state[S_COUNT] = count
     state[S_HEAD] = head
     t0 = state[S_RING + 2 * head]
-    if count < params[F_MIN_SAMPLES] or t - t0 < window - 1e-9:
+    # full once the samples span the window, give or take one sampling interval (or the ring is
+    # full: above RING_CAPACITY / window_s samples per second the window is shorter)
+    spacing = (t - t0) / (count - 1) if count > 1 else 0.0
+    full = t - t0 + spacing >= window - 1e-9 or count == RING_CAPACITY
+    if count < params[F_MIN_SAMPLES] or not full:
         return False, False, False
     st = 0.0
     sy = 0.0
@@ -235,6 +240,11 @@ def legacy_m1_params(threshold_m=1000.0):
 def fixed_params(probability=0.9999, window_s=5.0, min_samples=10, rate_tol_m_s=3.0,
                  drift_fraction=0.25, scatter_sigmas=4.0, frozen_samples=5, dof=1):
     """Parameters of :func:`fixed` (see its docstring); ``frozen_samples = 0`` disables that test."""
+    if frozen_samples == 1:
+        raise ValueError("check fixed.frozen_samples = 1: must be 0 (off) or >= 2; one sample "
+                         "cannot repeat itself")
+    if not window_s > 0:
+        raise ValueError(f"check fixed.window_s = {window_s}: must be > 0")
     return _param_vector("fixed", [
         ("gate", chi2.ppf(probability, dof), 0.0), ("window_s", window_s, 0.0),
         ("min_samples", min_samples, 2.0), ("rate_tol_m_s", rate_tol_m_s, 0.0),

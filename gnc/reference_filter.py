@@ -17,8 +17,8 @@ from gnc.navigation import (CHANNELS, MAX_BEAMS, RANGEFINDER, STAR_TRACKER, VELO
                             VELOCIMETER_VELOCITY)
 from gnc.plausibility import (CONTEXT_SIZE, CTX_DOF, CTX_INNOVATION, CTX_MAX_VALID, CTX_MEASURED,
                               CTX_MIN_VALID, CTX_NIS, CTX_NOISE_VARIANCE, CTX_PREDICTED,
-                              CTX_RATE_PREDICTED, CTX_T_S, CTX_VARIANCE, REANCHOR, STATE_SIZE,
-                              accepted)
+                              CTX_RATE_PREDICTED, CTX_T_S, CTX_VARIANCE, NO_PREDICTION, REANCHOR,
+                              STATE_SIZE, accepted)
 from gnc.terrain import clearance_xyz, height_m, raycast
 
 from gnc.measurements import MIN_INCIDENCE_COS, NORMAL_BASELINE_M
@@ -226,7 +226,7 @@ class ReferenceFilter:
                 flushed = True
             prediction = self._predict_range(geometry, k)
             if prediction is None:
-                self.decisions.append((self.t, channel, k, -1))
+                self.decisions.append((self.t, channel, k, NO_PREDICTION))
                 continue
             rho, H, rate, cos_inc = prediction
             sigma = geometry.noise_floor_m + geometry.noise_fraction * rho

@@ -132,6 +132,7 @@ def _record(vehicle, moon, terrain, imu, rf, vm, st, schedule, faults, steering,
         for a in range(3):
             f_avg[a] = 0.5 * (f0[a] + f1[a])
             w_avg[a] = 0.5 * (w_avg[a] + x[RATE + a])
+        _nominal_truth(x, imu_state, truth[k])            # biases of this interval's sample
         imu_sample(imu, imu_state, rng, w_avg, f_avg, dt, dtheta, dv)
         t = t0 + dt
         apply_faults(schedule, faults, GYRO_ID, t, dtheta, imu_valid, no_truth, dt, fault_rng)
@@ -173,7 +174,6 @@ def _record(vehicle, moon, terrain, imu, rf, vm, st, schedule, faults, steering,
             for c in range(4):
                 log.star_tracker_q[k, c] = q_meas[c] / norm
             log.star_tracker_valid[k] = st_valid[0]
-        _nominal_truth(x, imu_state, truth[k])
         for i in range(x.size):
             states[k, i] = x[i]
         true_alt[k] = altitude_m(terrain, inertial_to_mf(moon, t, x[POS:POS + 3]))

@@ -7,8 +7,9 @@ from scipy.stats import chi2
 
 from gnc.moon import moon_model
 from gnc.nav_config import check_sensor_configuration, initial_covariance, nav_init
-from gnc.navigation import RANGEFINDER, STAR_TRACKER, events_table
-from gnc.plausibility import CHECK_SIGNATURE, REJECT_GATE, Check, no_params
+from gnc.navigation import (CHANNELS, RANGEFINDER, ST_OFFSET, ST_OFFSET_VAR, STAR_TRACKER,
+                            events_table)
+from gnc.plausibility import CHECK_SIGNATURE, DECISIONS, REJECT_GATE, Check, no_params
 from gnc.quaternion import conjugate, multiply, to_rotvec
 from gnc.reference_filter import reference_replay
 from gnc.sensor_log import replay
@@ -166,9 +167,11 @@ def test_filterpy_reference_replays_the_compiled_filter(recorded_descent):
     assert np.max(np.abs(x_ref - x) / scale) <= 1e-6
     assert np.max(np.abs(p_ref - p_diag) / p_diag) <= 1e-6
     ev = events_table(nav)
-    compiled = list(zip(ev["channel"], ev["decision"]))
-    assert len(compiled) == len(ref.decisions) > 15_000
-    assert sum(d == "accept" for _, d in compiled) == sum(d == 0 for *_, d in ref.decisions)
+    compiled = list(zip(ev["channel"], ev["beam"], ev["decision"]))
+    reference = [(CHANNELS[c], b, DECISIONS[d]) for _, c, b, d in ref.decisions]
+    assert len(compiled) > 15_000 and compiled == reference
+    assert nav.status[ST_OFFSET] == pytest.approx(ref.offset, rel=1e-6, abs=1e-9)
+    assert nav.status[ST_OFFSET_VAR] == pytest.approx(ref.offset_var, rel=1e-6)
 
 
 def test_a_user_check_flies_without_recompiling_the_filter(recorded_descent):
@@ -192,6 +195,19 @@ def test_a_user_check_flies_without_recompiling_the_filter(recorded_descent):
     assert nav_user.counts[STAR_TRACKER, 0] > 0           # the other channels are untouched
 
 
+def test_a_check_returning_an_unknown_decision_stops_the_run(recorded_descent):
+    rec, _, P0, (r, v, q, ba, bg) = recorded_descent
+
+    @njit(CHECK_SIGNATURE)
+    def broken(ctx, params, state):
+        return 42
+
+    sensors = Sensors(make_imu(), make_rangefinder(), None, make_star_tracker())
+    cfg = nav_config_for(sensors, checks={"rangefinder": Check(broken, no_params("broken"), "")})
+    with pytest.raises(ValueError, match="decision code outside gnc.plausibility.DECISIONS"):
+        replay(cfg, nav_init(cfg, 0.0, r, v, q, P0, ba, bg), MARE, rec.log, 0)
+
+
 def test_configuration_refuses_an_ignored_or_missing_sensor():
     sensors = Sensors(make_imu(), make_rangefinder(), make_velocimeter(), make_star_tracker())
     provided = {"rangefinder", "velocimeter_range", "velocimeter_velocity", "star_tracker"}
@@ -208,7 +224,8 @@ def test_configuration_refuses_an_ignored_or_missing_sensor():
     ({"rangefinder": "legacy_m2x"}, "unknown plausibility check 'legacy_m2x'; known: "),
     ({"altimeter": "fixed"}, "navigation.checks: unknown channel 'altimeter'"),
     ({"rangefinder": ("fixed", {"window": 3})}, r"navigation.checks.rangefinder: .*'window'"),
-    ({"rangefinder": ("fixed", {"window_s": -1})}, r"check fixed.window_s = -1.0: must be"),
+    ({"rangefinder": ("fixed", {"window_s": -1})}, r"check fixed.window_s = -1: must be > 0"),
+    ({"rangefinder": ("fixed", {"frozen_samples": 1})}, r"frozen_samples = 1: must be 0 \(off\)"),
 ])
 def test_configuration_names_a_bad_check(checks, message):
     sensors = Sensors(make_imu(), make_rangefinder(), None, make_star_tracker())

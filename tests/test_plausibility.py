@@ -54,8 +54,18 @@ def test_fixed_reanchors_a_consistent_step_after_the_window():
     d = _sequence(fixed, fixed_params(), T, measured, DESCENT)
     step = np.flatnonzero(T >= 10.0)[0]
     assert np.all(d[:step] == ACCEPT)
-    assert np.all(d[step:step + 25] == REJECT_GATE)      # 5 s of rejections ...
-    assert d[step + 25] == REANCHOR                      # ... then the step is explained as terrain
+    assert np.all(d[step:step + 24] == REJECT_GATE)      # 5 s of rejections (25 samples) ...
+    assert d[step + 24] == REANCHOR                      # ... then the step is explained as terrain
+
+
+@pytest.mark.parametrize("period_s", [0.05, 0.06, 0.3, 0.03])
+def test_fixed_reanchors_at_any_sample_rate(period_s):
+    t = np.arange(0.0, 30.0, period_s)
+    predicted = 5000.0 - 20.0 * t
+    measured = predicted + RNG.normal(0.0, SIGMA, t.size) + np.where(t >= 10.0, 3000.0, 0.0)
+    d = _sequence(fixed, fixed_params(), t, measured, predicted)
+    first = np.flatnonzero(d == REANCHOR)
+    assert first.size and 4.5 <= t[first[0]] - 10.0 <= 5.5 + period_s
 
 
 def test_fixed_never_reanchors_a_stuck_sensor_and_reacquires_after():
