@@ -12,6 +12,7 @@ from filterpy.kalman import KalmanFilter
 from scipy.spatial.transform import Rotation
 
 from gnc.eskf import ERROR_SIZE
+from gnc.measurements import MIN_INCIDENCE_COS, NORMAL_BASELINE_M
 from gnc.moon import gravity_i, rotation_angle_rad
 from gnc.navigation import (CHANNELS, MAX_BEAMS, RANGEFINDER, STAR_TRACKER, VELOCIMETER_RANGE,
                             VELOCIMETER_VELOCITY)
@@ -20,8 +21,6 @@ from gnc.plausibility import (CONTEXT_SIZE, CTX_DOF, CTX_INNOVATION, CTX_MAX_VAL
                               CTX_RATE_PREDICTED, CTX_T_S, CTX_VARIANCE, NO_PREDICTION, REANCHOR,
                               STATE_SIZE, accepted)
 from gnc.terrain import clearance_xyz, height_m, raycast
-
-from gnc.measurements import MIN_INCIDENCE_COS, NORMAL_BASELINE_M
 
 
 def _skew(v):
