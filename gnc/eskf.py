@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from gnc.moon import gravity_xyz
-from gnc.quaternion import mult_xyz, rotate_xyz
+from gnc.quaternion import mult_xyz, rotate_xyz, write_dcm
 
 NOMINAL_SIZE = 16
 POS, VEL, QUAT, BA, BG = 0, 3, 6, 10, 13
@@ -93,21 +93,6 @@ def strapdown(moon, x, dtheta_b, dv_b, dt_s):
     return dvx, dvy, dvz
 
 
-@njit(cache=True)
-def dcm(x, out):
-    """Write the direction-cosine matrix ``C(q_bi)`` of nominal state ``x`` into ``out`` (3×3)."""
-    w, a, b, c = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
-    out[0, 0] = 1 - 2 * (b * b + c * c)
-    out[0, 1] = 2 * (a * b - w * c)
-    out[0, 2] = 2 * (a * c + w * b)
-    out[1, 0] = 2 * (a * b + w * c)
-    out[1, 1] = 1 - 2 * (a * a + c * c)
-    out[1, 2] = 2 * (b * c - w * a)
-    out[2, 0] = 2 * (a * c - w * b)
-    out[2, 1] = 2 * (b * c + w * a)
-    out[2, 2] = 1 - 2 * (a * a + b * b)
-
-
 @njit(cache=True, error_model='numpy')
 def transition_blocks(moon, x, a_i, dt_s, phi, mask, c):
     """Fill the 3×3 blocks of ``Φ = I + FΔt + F²Δt²/2`` (see the module docstring).
@@ -115,7 +100,7 @@ def transition_blocks(moon, x, a_i, dt_s, phi, mask, c):
     ``a_i`` is the mean inertial specific force over the interval (m/s²). ``mask[i, j]`` says
     which blocks are not zero; identity blocks are stored like the others.
     """
-    dcm(x, c)
+    write_dcm(x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3], c)
     r2 = x[POS] ** 2 + x[POS + 1] ** 2 + x[POS + 2] ** 2
     k = moon.mu_m3_s2 / (r2 * np.sqrt(r2))
     half = 0.5 * dt_s * dt_s
@@ -160,18 +145,13 @@ def transition_blocks(moon, x, a_i, dt_s, phi, mask, c):
 
 
 @njit(cache=True, error_model='numpy')
-def propagate_covariance(P, phi, mask, work, noise, dt_s):
-    """``P ← Φ P Φᵀ + Q_d`` in place, multiplying only the non-zero blocks of Φ.
-
-    ``Q_d`` is the discretised process noise: for velocity random walk density ``q_a``,
-    ``Q_rr = q_a Δt³/3``, ``Q_rv = q_a Δt²/2``, ``Q_vv = q_a Δt`` per axis; ``q_g Δt`` on the
-    attitude and the random-walk densities times ``Δt`` on the biases.
-    """
+def _phi_times(phi, mask, src, dst):
+    """``dst = Φ src`` for the block-sparse ``Φ``, skipping zero blocks and zero elements."""
     n = ERROR_SIZE
     for i in range(n):
         for j in range(n):
-            work[i, j] = 0.0
-    for bi in range(N_BLOCKS):                  # work = Φ P
+            dst[i, j] = 0.0
+    for bi in range(N_BLOCKS):
         for bj in range(N_BLOCKS):
             if not mask[bi, bj]:
                 continue
@@ -183,23 +163,19 @@ def propagate_covariance(P, phi, mask, work, noise, dt_s):
                     row_src = 3 * bj + q
                     row_dst = 3 * bi + p
                     for col in range(n):
-                        work[row_dst, col] += f * P[row_src, col]
-    for i in range(n):
-        for j in range(n):
-            P[i, j] = 0.0
-    for bi in range(N_BLOCKS):                  # P = work Φᵀ
-        for bj in range(N_BLOCKS):
-            if not mask[bi, bj]:
-                continue
-            for p in range(3):
-                for q in range(3):
-                    f = phi[bi, bj, p, q]
-                    if f == 0.0:
-                        continue
-                    col_dst = 3 * bi + p
-                    col_src = 3 * bj + q
-                    for row in range(n):
-                        P[row, col_dst] += work[row, col_src] * f
+                        dst[row_dst, col] += f * src[row_src, col]
+
+
+@njit(cache=True, error_model='numpy')
+def propagate_covariance(P, phi, mask, work, noise, dt_s):
+    """``P ← Φ P Φᵀ + Q_d`` in place, multiplying only the non-zero blocks of Φ.
+
+    ``Q_d`` is the discretised process noise: for velocity random walk density ``q_a``,
+    ``Q_rr = q_a Δt³/3``, ``Q_rv = q_a Δt²/2``, ``Q_vv = q_a Δt`` per axis; ``q_g Δt`` on the
+    attitude and the random-walk densities times ``Δt`` on the biases.
+    """
+    _phi_times(phi, mask, P, work)                # work = Φ P
+    _phi_times(phi, mask, work.T, P)              # P = Φ (Φ P)ᵀ = (Φ P Φᵀ)ᵀ, symmetric
     qa = noise.accel_noise_density ** 2
     qg = noise.gyro_noise_density ** 2
     qba = noise.accel_bias_walk ** 2

@@ -7,6 +7,7 @@ from gnc.eskf import BA, BG, ERROR_SIZE, NOMINAL_SIZE, POS, QUAT, VEL, ProcessNo
 from gnc.moon import moon_model
 from gnc.navigation import CHANNELS, MAX_BEAMS, BeamGeometry, NavConfig, new_state
 from gnc.plausibility import CHECK_SIGNATURE, PARAMS_SIZE, Check, get_check
+from gnc.validation import check_number, vector
 
 DEFAULT_CHECKS = {"rangefinder": "fixed", "velocimeter_range": "fixed",
                   "velocimeter_velocity": "chi_square_gate", "star_tracker": "chi_square_gate"}
@@ -15,28 +16,6 @@ DEFAULT_CHECKS = {"rangefinder": "fixed", "velocimeter_range": "fixed",
 _BEAM_KEYS = ("pos_b_m", "beams_b", "min_range_m", "max_range_m", "noise_floor_m",
               "noise_fraction", "velocity_noise_m_s")
 _NO_BEAMS = BeamGeometry((0.0, 0.0, 0.0), np.zeros((0, 3)), 0.0, 0.0, 0.0, 0.0, 0.0)
-
-
-def _number(where, key, value, low=None, low_open=False):
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}.{key} = {value!r}: must be a number") from None
-    if not np.isfinite(value):
-        raise ValueError(f"{where}.{key} = {value}: must be a finite number")
-    if low is not None and (value <= low if low_open else value < low):
-        raise ValueError(f"{where}.{key} = {value}: must be {'>' if low_open else '>='} {low}")
-    return value
-
-
-def _vector(where, key, value, size):
-    try:
-        v = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}.{key} = {value!r}: must be {size} numbers") from None
-    if v.shape != (size,) or not np.all(np.isfinite(v)):
-        raise ValueError(f"{where}.{key} = {value!r}: must be {size} finite numbers")
-    return v
 
 
 def beam_geometry(where, spec):
@@ -52,14 +31,14 @@ def beam_geometry(where, spec):
     norms = np.linalg.norm(beams, axis=1)
     if not np.all(np.isfinite(norms)) or np.any(norms == 0):
         raise ValueError(f"{where}.beams_b = {beams.tolist()}: every beam must be a non-zero vector")
-    lo = _number(where, "min_range_m", spec.get("min_range_m", 0.0), 0.0)
+    lo = check_number(where, "min_range_m", spec.get("min_range_m", 0.0), 0.0)
     return BeamGeometry(
-        tuple(_vector(where, "pos_b_m", spec.get("pos_b_m", (0.0, 0.0, 0.0)), 3)),
+        tuple(vector(where, "pos_b_m", spec.get("pos_b_m", (0.0, 0.0, 0.0)), 3)),
         np.ascontiguousarray(beams / norms[:, None]), lo,
-        _number(where, "max_range_m", spec["max_range_m"], lo, low_open=True),
-        _number(where, "noise_floor_m", spec.get("noise_floor_m", 1.0), 0.0),
-        _number(where, "noise_fraction", spec.get("noise_fraction", 0.0), 0.0),
-        _number(where, "velocity_noise_m_s", spec.get("velocity_noise_m_s", 0.1), 0.0))
+        check_number(where, "max_range_m", spec["max_range_m"], lo, low_open=True),
+        check_number(where, "noise_floor_m", spec.get("noise_floor_m", 1.0), 0.0),
+        check_number(where, "noise_fraction", spec.get("noise_fraction", 0.0), 0.0),
+        check_number(where, "velocity_noise_m_s", spec.get("velocity_noise_m_s", 0.1), 0.0))
 
 
 def _check(channel, spec):
@@ -118,9 +97,9 @@ def make_nav_config(noise, imu_rate_hz=100.0, cov_rate_hz=10.0, rangefinder=None
     if not isinstance(noise, ProcessNoise):
         raise ValueError("navigation.noise: give a gnc.eskf.ProcessNoise")
     for key, value in noise._asdict().items():
-        _number("navigation.noise", key, value, 0.0)
-    imu_rate = _number("navigation", "imu_rate_hz", imu_rate_hz, 0.0, low_open=True)
-    cov_rate = _number("navigation", "cov_rate_hz", cov_rate_hz, 0.0, low_open=True)
+        check_number("navigation.noise", key, value, 0.0)
+    imu_rate = check_number("navigation", "imu_rate_hz", imu_rate_hz, 0.0, low_open=True)
+    cov_rate = check_number("navigation", "cov_rate_hz", cov_rate_hz, 0.0, low_open=True)
     ratio = imu_rate / cov_rate
     if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
         raise ValueError(f"navigation.cov_rate_hz = {cov_rate_hz}: must divide imu_rate_hz "
@@ -140,13 +119,13 @@ def make_nav_config(noise, imu_rate_hz=100.0, cov_rate_hz=10.0, rangefinder=None
     if star_tracker_noise_rad is None:
         st_noise, has_st = (0.0, 0.0, 0.0), False
     else:
-        st_noise = tuple(_vector("navigation", "star_tracker_noise_rad", star_tracker_noise_rad, 3))
+        st_noise = tuple(vector("navigation", "star_tracker_noise_rad", star_tracker_noise_rad, 3))
         has_st = True
         if min(st_noise) <= 0.0:
             raise ValueError("navigation.star_tracker_noise_rad: every axis must be > 0")
     present = (rangefinder is not None, velocimeter is not None, velocimeter is not None, has_st)
     use = tuple(bool(p and c not in ignore) for p, c in zip(present, CHANNELS))
-    walk = _number("navigation", "terrain_walk_m_rt_m", terrain_walk_m_rt_m, 0.0)
+    walk = check_number("navigation", "terrain_walk_m_rt_m", terrain_walk_m_rt_m, 0.0)
     return NavConfig(moon if moon is not None else moon_model(), 1.0 / imu_rate,
                      int(round(ratio)), noise, rf, vm, st_noise, walk, use, tuple(functions),
                      np.array(params))
@@ -204,14 +183,14 @@ def nav_init(cfg, t0_s, r_i, v_i, q_bi, P0, accel_bias=(0.0, 0.0, 0.0),
              gyro_bias=(0.0, 0.0, 0.0), max_events=200_000):
     """Filter state at ``t0_s`` from an orbit-determination solution and its covariance ``P0``."""
     x0 = np.zeros(NOMINAL_SIZE)
-    x0[POS:POS + 3] = _vector("initial state", "r_i", r_i, 3)
-    x0[VEL:VEL + 3] = _vector("initial state", "v_i", v_i, 3)
-    q = _vector("initial state", "q_bi", q_bi, 4)
+    x0[POS:POS + 3] = vector("initial state", "r_i", r_i, 3)
+    x0[VEL:VEL + 3] = vector("initial state", "v_i", v_i, 3)
+    q = vector("initial state", "q_bi", q_bi, 4)
     if abs(np.linalg.norm(q) - 1.0) > 1e-6:
         raise ValueError(f"initial state.q_bi = {list(q_bi)}: must be a unit quaternion")
     x0[QUAT:QUAT + 4] = q / np.linalg.norm(q)
-    x0[BA:BA + 3] = _vector("initial state", "accel_bias", accel_bias, 3)
-    x0[BG:BG + 3] = _vector("initial state", "gyro_bias", gyro_bias, 3)
+    x0[BA:BA + 3] = vector("initial state", "accel_bias", accel_bias, 3)
+    x0[BG:BG + 3] = vector("initial state", "gyro_bias", gyro_bias, 3)
     P = validate_covariance("initial covariance P0", P0)
     if int(max_events) < 0:
         raise ValueError(f"navigation.max_events = {max_events}: must be >= 0")

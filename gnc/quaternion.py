@@ -67,10 +67,8 @@ def rotate_inverse(q, v):
 
 
 @njit(cache=True)
-def to_dcm(q):
-    """Direction-cosine matrix ``C`` with ``C @ v == rotate(q, v)``."""
-    w, x, y, z = q[0], q[1], q[2], q[3]
-    c = np.empty((3, 3))
+def write_dcm(w, x, y, z, c):
+    """Write the direction-cosine matrix of unit quaternion ``(w, x, y, z)`` into ``c`` (3×3)."""
     c[0, 0] = 1.0 - 2.0 * (y * y + z * z)
     c[0, 1] = 2.0 * (x * y - w * z)
     c[0, 2] = 2.0 * (x * z + w * y)
@@ -80,6 +78,13 @@ def to_dcm(q):
     c[2, 0] = 2.0 * (x * z - w * y)
     c[2, 1] = 2.0 * (y * z + w * x)
     c[2, 2] = 1.0 - 2.0 * (x * x + y * y)
+
+
+@njit(cache=True)
+def to_dcm(q):
+    """Direction-cosine matrix ``C`` with ``C @ v == rotate(q, v)``."""
+    c = np.empty((3, 3))
+    write_dcm(q[0], q[1], q[2], q[3], c)
     return c
 
 

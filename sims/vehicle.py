@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sims.validation import check_number
+from gnc.validation import check_number
 
 
 THRUSTER_COLUMNS = ("pos_x_b_m", "pos_y_b_m", "pos_z_b_m", "dir_x_b", "dir_y_b", "dir_z_b",

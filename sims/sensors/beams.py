@@ -14,7 +14,7 @@ from gnc.moon import inertial_to_mf, velocity_inertial_to_mf
 from gnc.quaternion import rotate_xyz
 from gnc.terrain import raycast_xyz
 from sims.dynamics import POS, QUAT, RATE, VEL
-from sims.validation import check_keys, check_number, unit_vector, vector3
+from gnc.validation import check_keys, check_number, unit_vector, vector3
 
 
 class BeamSensorParams(NamedTuple):

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from sims.validation import check_keys, check_number
+from gnc.validation import check_keys, check_number
 
 DEG = np.pi / 180.0
 HOUR_S = 3600.0

@@ -6,7 +6,7 @@ from numba import njit
 
 from gnc.quaternion import mult_xyz
 from sims.dynamics import QUAT, RATE
-from sims.validation import check_keys, check_number, vector3
+from gnc.validation import check_keys, check_number, vector3
 
 
 class StarTrackerParams(NamedTuple):

@@ -8,7 +8,7 @@ from gnc.moon import inertial_to_mf
 from gnc.quaternion import rotate_xyz
 from gnc.terrain import altitude_m
 from sims.dynamics import POS, QUAT
-from sims.validation import check_keys, check_number, vector3
+from gnc.validation import check_keys, check_number, vector3
 
 
 class TouchdownParams(NamedTuple):

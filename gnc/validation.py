@@ -1,4 +1,8 @@
-"""Shared input checks: a clear ``ValueError`` naming where, the key and the allowed range."""
+"""Shared input checks: a clear ``ValueError`` naming where, the key and the allowed range.
+
+In ``gnc`` so that the flight software's configuration and the world's builders use the same
+checks (``gnc`` may not import ``sims``).
+"""
 import numpy as np
 
 
@@ -41,3 +45,14 @@ def vector3(where, key, value):
     if arr.size != 3 or not np.all(np.isfinite(arr)):
         raise ValueError(f"{where}.{key} = {value!r}: must be 3 finite numbers")
     return tuple(float(v) for v in arr)
+
+
+def vector(where, key, value, size):
+    """Float array of exactly ``size`` finite numbers."""
+    try:
+        v = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}.{key} = {value!r}: must be {size} numbers") from None
+    if v.shape != (size,) or not np.all(np.isfinite(v)):
+        raise ValueError(f"{where}.{key} = {value!r}: must be {size} finite numbers")
+    return v
