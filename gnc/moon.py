@@ -188,3 +188,14 @@ def enu_to_mf(moon, site_llh, r_enu):
 def circular_speed_m_s(moon, radius_m):
     """Circular-orbit speed (point mass) at distance ``radius_m`` from the centre."""
     return np.sqrt(moon.mu_m3_s2 / radius_m)
+
+
+@njit(cache=True, error_model='numpy')
+def ground_speeds(moon, rx, ry, rz, vx, vy, vz):
+    """``(vertical, horizontal)`` speed (m/s) over the rotating ground of an inertial state;
+    vertical positive up."""
+    om = moon.rotation_rate_rad_s
+    gx, gy, gz = vx + om * ry, vy - om * rx, vz
+    r = np.sqrt(rx * rx + ry * ry + rz * rz)
+    vertical = (gx * rx + gy * ry + gz * rz) / r
+    return vertical, np.sqrt(max(gx * gx + gy * gy + gz * gz - vertical * vertical, 0.0))

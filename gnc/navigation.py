@@ -32,7 +32,7 @@ from gnc.eskf import (BG, ERROR_SIZE, MAX_DIM, POS, VEL, ProcessNoise,
                       propagate_covariance, strapdown, transition_blocks, update_work)
 from gnc.measurements import (attitude_innovation, predict_los_velocity, predict_range,
                               star_tracker_model)
-from gnc.moon import rotation_angle_rad
+from gnc.moon import ground_speeds, rotation_angle_rad
 from gnc.plausibility import (CONTEXT_SIZE, CTX_DOF, CTX_INNOVATION, CTX_MAX_VALID, CTX_MEASURED,
                               CTX_MIN_VALID, CTX_NIS, CTX_NOISE_VARIANCE, CTX_PREDICTED,
                               CTX_RATE_PREDICTED, CTX_T_S, CTX_VARIANCE, DECISIONS, NO_PREDICTION,
@@ -104,16 +104,6 @@ def new_state(x0, P0, t0_s, max_events):
                     np.full((max_events, len(EVENT_COLUMNS)), np.nan))
 
 
-@njit(cache=True, inline='always', error_model='numpy')
-def _ground_speed_horizontal(moon, x):
-    """Horizontal speed (m/s) of the estimate relative to the rotating ground."""
-    om = moon.rotation_rate_rad_s
-    vx, vy, vz = x[VEL] + om * x[POS + 1], x[VEL + 1] - om * x[POS], x[VEL + 2]
-    r2 = x[POS] ** 2 + x[POS + 1] ** 2 + x[POS + 2] ** 2
-    vr = vx * x[POS] + vy * x[POS + 1] + vz * x[POS + 2]
-    return np.sqrt(max(vx * vx + vy * vy + vz * vz - vr * vr / r2, 0.0))
-
-
 @njit(cache=True, error_model='numpy')
 def nav_propagate(cfg, nav, dtheta_b, dv_b):
     """Strapdown over one IMU interval; the covariance every ``cfg.cov_every`` steps."""
@@ -128,7 +118,8 @@ def nav_propagate(cfg, nav, dtheta_b, dv_b):
     status[ST_DV_ACC + 2] += az
     status[ST_PENDING_S] += dt
     status[ST_PENDING_STEPS] += 1.0
-    status[ST_DISTANCE_M] += dt * _ground_speed_horizontal(cfg.moon, x)
+    status[ST_DISTANCE_M] += dt * ground_speeds(cfg.moon, x[POS], x[POS + 1], x[POS + 2],
+                                                x[VEL], x[VEL + 1], x[VEL + 2])[1]
     if status[ST_PENDING_STEPS] >= cfg.cov_every:
         flush_covariance(cfg, nav)
 

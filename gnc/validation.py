@@ -6,14 +6,16 @@ checks (``gnc`` may not import ``sims``).
 import numpy as np
 
 
-def check_number(where, key, value, low=None, high=None, low_open=False):
-    """Float ``value`` checked to be finite and within ``[low, high]`` (``(low`` if ``low_open``)."""
+def check_number(where, key, value, low=None, high=None, low_open=False, allow_inf=False):
+    """Float ``value`` checked to be finite (or ``+inf`` if ``allow_inf``) and within
+    ``[low, high]`` (``(low`` if ``low_open``)."""
     try:
         value = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{where}.{key} = {value!r}: must be a number") from None
-    if not np.isfinite(value):
-        raise ValueError(f"{where}.{key} = {value}: must be a finite number")
+    if not np.isfinite(value) and not (allow_inf and value == np.inf):
+        raise ValueError(f"{where}.{key} = {value}: must be a finite number"
+                         + (" or inf" if allow_inf else ""))
     if low is not None and (value <= low if low_open else value < low):
         raise ValueError(f"{where}.{key} = {value}: must be {'>' if low_open else '>='} {low}")
     if high is not None and value > high:

@@ -88,7 +88,7 @@ def steer(vehicle, moon, steering, x, t_s, v_h0, u):
 
 
 @njit(cache=True)
-def _nominal_truth(x, imu_state, out):
+def nominal_truth(x, imu_state, out):
     """Truth in the filter's nominal layout: r, v, q, then the IMU's total biases."""
     for i in range(10):
         out[i] = x[i]
@@ -120,7 +120,7 @@ def _record(vehicle, moon, terrain, imu, rf, vm, st, schedule, faults, steering,
     q_truth = np.empty(4)
     no_truth = np.full(3, np.nan)
     imu_valid = np.ones(3, dtype=np.bool_)
-    _nominal_truth(x, imu_state, truth0)
+    nominal_truth(x, imu_state, truth0)
     for k in range(n):
         t0 = k * dt
         steer(vehicle, moon, steering, x, t0, v_h0, u)
@@ -132,7 +132,7 @@ def _record(vehicle, moon, terrain, imu, rf, vm, st, schedule, faults, steering,
         for a in range(3):
             f_avg[a] = 0.5 * (f0[a] + f1[a])
             w_avg[a] = 0.5 * (w_avg[a] + x[RATE + a])
-        _nominal_truth(x, imu_state, truth[k])            # biases of this interval's sample
+        nominal_truth(x, imu_state, truth[k])            # biases of this interval's sample
         imu_sample(imu, imu_state, rng, w_avg, f_avg, dt, dtheta, dv)
         t = t0 + dt
         apply_faults(schedule, faults, GYRO_ID, t, dtheta, imu_valid, no_truth, dt, fault_rng)
@@ -292,11 +292,16 @@ def _beams_spec(params):
 
 
 def nav_config_for(sensors, moon=None, cov_rate_hz=10.0, checks=None, ignore=(),
-                   terrain_walk_m_rt_m=0.0):
-    """A navigation configuration whose sensor knowledge matches ``sensors`` (their datasheets)."""
+                   terrain_walk_m_rt_m=0.0, rangefinder_knowledge=None):
+    """A navigation configuration whose sensor knowledge matches ``sensors`` (their datasheets),
+    but for ``rangefinder_knowledge``: overrides of what the software assumes of its rangefinder
+    (e.g. ``{"noise_floor_m": 150.0}``, how HAKUTO-R Mission 1 weighted it)."""
+    rangefinder = _beams_spec(sensors.rangefinder)
+    if rangefinder is not None and rangefinder_knowledge:
+        rangefinder.update(rangefinder_knowledge)
     return make_nav_config(
         process_noise_for(sensors.imu), sensors.imu.rate_hz, cov_rate_hz,
-        _beams_spec(sensors.rangefinder), _beams_spec(sensors.velocimeter),
+        rangefinder, _beams_spec(sensors.velocimeter),
         None if sensors.star_tracker is None else sensors.star_tracker.noise_rad,
         checks, ignore, moon, terrain_walk_m_rt_m)
 

@@ -161,14 +161,20 @@ def derivatives_in_mode(vehicle, moon, x, u, has_propellant, dx):
         dx[THRUST] = 0.0
 
 
-@njit(cache=True)
-def specific_force_b(vehicle, moon, x, u):
-    """Non-gravitational acceleration (m/s²) in body axes: what an accelerometer senses."""
-    dx = np.empty(x.size)
+@njit(cache=True, error_model='numpy')
+def specific_force_xyz(vehicle, moon, x, u, dx):
+    """Non-gravitational acceleration (m/s², body axes, a tuple): what an accelerometer senses.
+    ``dx`` is scratch space of the state's length."""
     derivatives(vehicle, moon, x, u, dx)
     gx, gy, gz = gravity_xyz(moon, x[POS], x[POS + 1], x[POS + 2])
     qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
-    fx, fy, fz = rotate_xyz(qw, -qx, -qy, -qz, dx[VEL] - gx, dx[VEL + 1] - gy, dx[VEL + 2] - gz)
+    return rotate_xyz(qw, -qx, -qy, -qz, dx[VEL] - gx, dx[VEL + 1] - gy, dx[VEL + 2] - gz)
+
+
+@njit(cache=True)
+def specific_force_b(vehicle, moon, x, u):
+    """:func:`specific_force_xyz` as a new array."""
+    fx, fy, fz = specific_force_xyz(vehicle, moon, x, u, np.empty(x.size))
     return np.array([fx, fy, fz])
 
 

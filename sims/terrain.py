@@ -217,3 +217,28 @@ HAKUTO-R Mission 1 flew over."""
 def atlas_terrain():
     """The built-in analytic Atlas crater (the default truth terrain when no DEM is given)."""
     return crater_terrain([ATLAS_CRATER], base_height_m=ATLAS_PLAINS_HEIGHT_M)
+
+
+FRIGORIS_PLAINS_HEIGHT_M = -2470.0
+"""Median height of Mare Frigoris within 0.5° of 60.5° N 4.6° W (LRO GLD100; its σ there is 54 m)."""
+
+
+def mare_terrain(lat_deg, lon_deg, base_height_m=FRIGORIS_PLAINS_HEIGHT_M, craters=6,
+                 radius_km=3.0, seed=0):
+    """A flat-ish mare: plains at ``base_height_m`` pocked by ``craters`` small fresh craters
+    (rim radius 50-600 m, depth-to-diameter about 0.15, a raised rim) scattered within
+    ``radius_km`` of the given point; deterministic for a given ``seed``."""
+    rng = np.random.default_rng(seed)
+    lat0, lon0 = np.radians(lat_deg), np.radians(lon_deg)
+    pits = []
+    for _ in range(int(craters)):
+        d = radius_km * 1e3 * np.sqrt(rng.uniform()) / RADIUS_M
+        az = rng.uniform(0.0, 2.0 * np.pi)
+        lat = np.arcsin(np.sin(lat0) * np.cos(d) + np.cos(lat0) * np.sin(d) * np.cos(az))
+        lon = lon0 + np.arctan2(np.sin(az) * np.sin(d) * np.cos(lat0),
+                                np.cos(d) - np.sin(lat0) * np.sin(lat))
+        rim = float(np.exp(rng.uniform(np.log(50.0), np.log(600.0))))
+        pits.append(Crater(float(np.degrees(lat)), float(np.degrees(lon)), rim,
+                           floor_height_m=-0.25 * rim, crest_height_m=0.05 * rim,
+                           bowl_depth_m=-0.05 * rim))
+    return crater_terrain(pits, base_height_m=base_height_m)

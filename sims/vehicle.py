@@ -59,6 +59,41 @@ DEFAULTS = dict(
 ``thrusters`` is a sequence of mappings with keys ``pos_b_m``, ``dir_b``, ``force_n``, ``isp_s``."""
 
 
+_TERMINAL_THRUSTER_RADIUS_M = 0.9
+HAKUTO_R = dict(
+    DEFAULTS,
+    inertia_dry_kgm2=np.diag([330.0, 330.0, 380.0]), inertia_wet_kgm2=np.diag([760.0, 760.0, 820.0]),
+    main_thrust_max_n=2400.0, main_thrust_min_n=600.0,
+    thrusters=tuple({"pos_b_m": (_TERMINAL_THRUSTER_RADIUS_M * np.cos(a),
+                                 _TERMINAL_THRUSTER_RADIUS_M * np.sin(a), -0.6),
+                     "dir_b": (0.0, 0.0, 1.0), "force_n": 200.0, "isp_s": 290.0}
+                    for a in np.radians(np.arange(0.0, 360.0, 60.0))),
+)
+"""A HAKUTO-R-class lander, the scenarios' default vehicle.
+
+Published (ispace): about 1,000 kg fully fuelled and 340 kg dry; a bipropellant main engine
+braking the descent, and 200 N-class thrusters flying the last phase alone (Mission 1: "the
+400 N ones were cut as planned"). Assumed (not published): the main engine's 2,400 N ceiling and
+600 N throttle floor, Isp 320 s and 0.1 s lag; six 200 N terminal thrusters of Isp 290 s on a
+0.9 m circle, all along +z (together 1,200 N, hovering the dry vehicle at 46 % and the vehicle
+with 200 kg of propellant left at 73 %); the inertia of a 2.6 m wide, 2.3 m tall body; attitude
+thrusters of 100 N·m (50 N·m in roll) at Isp 220 s. The descent is taken to begin with full tanks."""
+
+VEHICLES = {"hakuto-r": HAKUTO_R, "generic": DEFAULTS}
+"""Vehicle presets by name, for scenario files (``[vehicle] preset = ...``)."""
+
+
+def vehicle_preset(name, **overrides):
+    """:func:`make_vehicle` from the preset called ``name`` updated with ``overrides``."""
+    if name not in VEHICLES:
+        raise ValueError(f"vehicle.preset = {name!r}: unknown; known: {', '.join(VEHICLES)}")
+    unknown = sorted(set(overrides) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"vehicle: unknown parameter(s) {', '.join(unknown)}; "
+                         f"allowed: preset, {', '.join(DEFAULTS)}")
+    return make_vehicle(**{**VEHICLES[name], **overrides})
+
+
 def _array(name, value, shape):
     arr = np.array(value, dtype=np.float64)
     if arr.shape != shape:

@@ -4,9 +4,9 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from gnc.moon import inertial_to_mf
+from gnc.moon import rotation_angle_rad
 from gnc.quaternion import rotate_xyz
-from gnc.terrain import altitude_m
+from gnc.terrain import clearance_xyz
 from sims.dynamics import POS, QUAT
 from gnc.validation import check_keys, check_number, vector3
 
@@ -37,13 +37,30 @@ def make_touchdown_switches(**overrides):
                            check_number("touchdown", "deploy_transient_s", p["deploy_transient_s"], 0.0))
 
 
+@njit(cache=True, error_model='numpy')
+def foot_altitude_m(params, terrain, moon, t_s, x, k):
+    """Height (m) of foot ``k`` above the terrain below it (negative: in the ground)."""
+    fx, fy, fz = rotate_xyz(x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3],
+                            params.feet_b_m[k, 0], params.feet_b_m[k, 1], params.feet_b_m[k, 2])
+    a = rotation_angle_rad(moon, t_s)
+    c, s = np.cos(a), np.sin(a)
+    px, py = x[POS] + fx, x[POS + 1] + fy
+    return clearance_xyz(terrain, c * px + s * py, -s * px + c * py, x[POS + 2] + fz)
+
+
+@njit(cache=True, error_model='numpy')
+def lowest_foot_m(params, terrain, moon, t_s, x):
+    """Height (m) of the lowest foot above the terrain."""
+    lowest = np.inf
+    for k in range(params.feet_b_m.shape[0]):
+        lowest = min(lowest, foot_altitude_m(params, terrain, moon, t_s, x, k))
+    return lowest
+
+
 @njit(cache=True)
 def touchdown_sample(params, terrain, moon, t_s, x, closed):
     """Write 1.0 (closed) or 0.0 per leg into ``closed``: foot on the ground, or deployment transient."""
     in_transient = params.deploy_time_s <= t_s < params.deploy_time_s + params.deploy_transient_s
     for k in range(params.feet_b_m.shape[0]):
-        fx, fy, fz = rotate_xyz(x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3],
-                                params.feet_b_m[k, 0], params.feet_b_m[k, 1], params.feet_b_m[k, 2])
-        foot_mf = inertial_to_mf(moon, t_s, np.array([x[POS] + fx, x[POS + 1] + fy, x[POS + 2] + fz]))
-        on_ground = altitude_m(terrain, foot_mf) <= params.contact_m
+        on_ground = foot_altitude_m(params, terrain, moon, t_s, x, k) <= params.contact_m
         closed[k] = 1.0 if (on_ground or in_transient) else 0.0

@@ -1,0 +1,258 @@
+"""One landing: build the world and the flight software from a scenario, fly it compiled, and
+wrap the arrays in a :class:`~sims.results.RunResult`.
+
+>>> from sims.run import run
+>>> result = run("nominal", seed=3)             # doctest: +SKIP
+>>> result.summary["outcome"], result.plot()    # doctest: +SKIP
+"""
+import dataclasses
+import time
+from typing import NamedTuple
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from gnc.control import make_control, make_onboard_vehicle
+from gnc.flight_software import FswConfig, fsw_init, get_variant
+from gnc.guidance import braking_distance_m, make_guidance, plan_braking, zem_zev_to
+from gnc.modes import make_modes
+from gnc.moon import inertial_to_mf, llh_to_mf, moon_model, velocity_inertial_to_mf
+from gnc.nav_config import nav_init
+from gnc.navigation import CHANNELS
+from gnc.quaternion import from_dcm
+from gnc.sensor_log import SensorLog
+from gnc.terrain import height_m
+from sims.closed_loop import (STATUS_SIZE, TELEMETRY_COLUMNS, World, fly, new_world_state)
+from sims.descent_log import (Sensors, dispersed_estimate, nav_config_for, nominal_truth,
+                              od_covariance, start_state)
+from sims.dynamics import MASS, POS, QUAT, VEL
+from sims.faults import fault_schedule, fault_state
+from sims.scenario import Scenario, load_scenario
+from sims.sensors.beams import make_rangefinder, make_velocimeter
+from sims.sensors.imu import imu_init, make_imu
+from sims.sensors.star_tracker import make_star_tracker
+from sims.sensors.touchdown import make_touchdown_switches
+from sims.terrain import (ATLAS_CRATER, ATLAS_PLAINS_HEIGHT_M, atlas_terrain, crater_terrain,
+                          load_dem, mare_terrain, sphere_terrain)
+from sims.vehicle import vehicle_preset
+
+
+class Flight(NamedTuple):
+    """Everything one compiled run takes, built and validated (see :func:`build_run`)."""
+    scenario: Scenario
+    seed: int
+    world: World
+    world_state: object
+    fsw_config: FswConfig
+    fsw_state: object
+    onboard_map: object
+    telemetry: np.ndarray
+
+
+def _terrain(name, target):
+    if name.endswith(".npz"):
+        return load_dem(name)
+    if name == "atlas":
+        return atlas_terrain()
+    if name == "atlas-filled":
+        filled = dataclasses.replace(ATLAS_CRATER, floor_height_m=ATLAS_CRATER.crest_height_m,
+                                     bowl_depth_m=0.0)
+        return crater_terrain([filled], base_height_m=ATLAS_PLAINS_HEIGHT_M)
+    if name == "mare":
+        return mare_terrain(target["lat_deg"], target["lon_deg"])
+    return sphere_terrain()
+
+
+def _start_point(moon, target, downrange_m, heading_deg):
+    """Latitude, longitude (deg) ``downrange_m`` before the target on a great circle arriving
+    with ``heading_deg``, and the heading (deg) at that start point."""
+    lat2, lon2 = np.radians(target["lat_deg"]), np.radians(target["lon_deg"])
+    back = np.radians(heading_deg) + np.pi
+    d = downrange_m / moon.radius_m
+    lat1 = np.arcsin(np.sin(lat2) * np.cos(d) + np.cos(lat2) * np.sin(d) * np.cos(back))
+    lon1 = lon2 + np.arctan2(np.sin(back) * np.sin(d) * np.cos(lat2),
+                             np.cos(d) - np.sin(lat2) * np.sin(lat1))
+    dlon = lon2 - lon1
+    bearing = np.arctan2(np.sin(dlon) * np.cos(lat2),
+                         np.cos(lat1) * np.sin(lat2) - np.sin(lat1) * np.cos(lat2) * np.cos(dlon))
+    return np.degrees(lat1), np.degrees(lon1), np.degrees(bearing)
+
+
+def _sensors(sc):
+    s = sc.sensors
+    return Sensors(make_imu(**s["imu"]),
+                   make_rangefinder(**s["rangefinder"]) if "rangefinder" in s else None,
+                   make_velocimeter(**s["velocimeter"]) if "velocimeter" in s else None,
+                   make_star_tracker(**s["star_tracker"]) if "star_tracker" in s else None)
+
+
+def _every(src, base_hz, name, params):
+    if params is None:
+        return 0
+    ratio = base_hz / params.rate_hz
+    if abs(ratio - round(ratio)) > 1e-9:
+        raise ValueError(f"{src}: sensors.{name}.rate_hz = {params.rate_hz}: must divide "
+                         f"rates.base_hz = {base_hz} a whole number of times")
+    return int(round(ratio))
+
+
+def _onboard_vehicle(vehicle, legs, mass_kg):
+    thr = vehicle.thrusters
+    force_z = float(np.sum(thr[:, 6] * thr[:, 5])) if thr.size else 0.0
+    isp = float(np.mean(thr[:, 7])) if thr.size else 1.0
+    return make_onboard_vehicle(
+        mass_kg, vehicle.mass_dry_kg, vehicle.main_thrust_max_n, vehicle.main_thrust_min_n,
+        vehicle.main_isp_s, force_z, isp, np.diag(vehicle.inertia_wet_kgm2),
+        np.diag(vehicle.inertia_dry_kgm2), vehicle.acs_torque_max_nm, vehicle.acs_isp_s,
+        vehicle.acs_lever_m, float(-np.min(legs.feet_b_m[:, 2]) + vehicle.cm_dry_b_m[2]))
+
+
+def _point_engine(moon, guidance, x, est):
+    """Attitude with the engine along the guidance's first thrust command (pre-ignition slew)."""
+    a = np.array(zem_zev_to(moon, guidance, est, 0.0, guidance.braking_end_s, 0.0,
+                            guidance.gate_height_m, guidance.gate_downrange_m,
+                            guidance.gate_speed_m_s, guidance.gate_descent_m_s))
+    rot, _ = Rotation.align_vectors([a / np.linalg.norm(a)], [[0.0, 0.0, 1.0]])
+    x[QUAT:QUAT + 4] = from_dcm(rot.as_matrix())
+
+
+def build_run(scenario, seed=0, perfect_navigation=False):
+    """Build and validate everything one run takes; raises ValueError naming the scenario file
+    and key on bad input, before anything is flown or written."""
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    try:
+        return _build(sc, int(seed), bool(perfect_navigation))
+    except ValueError as exc:
+        message = str(exc)
+        raise ValueError(message if message.startswith(sc.source) else f"{sc.source}: {message}") from None
+
+
+def _build(sc, seed, perfect_navigation):
+    variant = get_variant(sc.fsw)
+    vehicle = vehicle_preset(sc.vehicle.get("preset", "hakuto-r"),
+                             **{k: v for k, v in sc.vehicle.items() if k != "preset"})
+    moon = moon_model()
+    truth = _terrain(sc.terrain["dem"] or sc.terrain["truth"], sc.target)
+    onboard = truth if sc.terrain["onboard"] == "truth" else _terrain(sc.terrain["onboard"], sc.target)
+    sensors = _sensors(sc)
+    legs = make_touchdown_switches(**sc.sensors["legs"])
+    base_hz = sc.rates["base_hz"]
+    if abs(sensors.imu.rate_hz - base_hz) > 1e-9:
+        raise ValueError(f"sensors.imu.rate_hz = {sensors.imu.rate_hz}: the IMU samples every base "
+                         f"step; must equal rates.base_hz = {base_hz}")
+    every = tuple(_every(sc.source, base_hz, n, p) for n, p in
+                  (("rangefinder", sensors.rangefinder), ("velocimeter", sensors.velocimeter),
+                   ("star_tracker", sensors.star_tracker)))
+    n_rf = 0 if sensors.rangefinder is None else sensors.rangefinder.beams_b.shape[0]
+    n_vm = 0 if sensors.velocimeter is None else sensors.velocimeter.beams_b.shape[0]
+    channels = {"gyro": 3, "accel": 3, "touchdown": legs.feet_b_m.shape[0]}
+    if n_rf:
+        channels["rangefinder"] = n_rf
+    if n_vm:
+        channels["velocimeter_range"] = channels["velocimeter_velocity"] = n_vm
+    if sensors.star_tracker is not None:
+        channels["star_tracker"] = 4
+    schedule = fault_schedule(sc.faults, channels)
+
+    ini, tgt = sc.initial, sc.target
+    mass0 = vehicle.mass_wet_kg if ini["mass_kg"] == "wet" else float(ini["mass_kg"])
+    if not vehicle.mass_dry_kg < mass0 <= vehicle.mass_wet_kg:
+        raise ValueError(f"initial.mass_kg = {mass0}: must be in ({vehicle.mass_dry_kg}, "
+                         f"{vehicle.mass_wet_kg}] (dry..wet)")
+    gate_speed = sc.guidance.get("gate_speed_m_s", 60.0)
+    throttle = sc.guidance.get("braking_throttle", 0.8)
+    downrange = ini["downrange_m"]
+    if downrange == "planned":
+        braking_s = plan_braking(moon, ini["ground_speed_m_s"], mass0, vehicle.main_thrust_max_n,
+                                 vehicle.main_isp_s, gate_speed, throttle)
+        downrange = braking_distance_m(ini["ground_speed_m_s"], braking_s, gate_speed,
+                                       sc.guidance.get("gate_downrange_m", 6000.0))
+    lat0, lon0, heading0 = _start_point(moon, tgt, downrange, ini["heading_deg"])
+    x0 = start_state(vehicle, moon, truth, lat0, lon0, ini["altitude_m"], ini["ground_speed_m_s"],
+                     heading0, ini["vertical_speed_m_s"])
+    x0[MASS] = mass0
+
+    sensor_seed, fault_seed, nav_seed = np.random.SeedSequence(seed).spawn(3)
+    rng = np.random.Generator(np.random.PCG64(sensor_seed))
+    imu_state = imu_init(sensors.imu, rng)
+    walk = sc.terrain["onboard_error_m_rt_m"] if variant.models_map_error else 0.0
+    cfg = nav_config_for(sensors, moon, sc.navigation["cov_rate_hz"], variant.checks, variant.ignore,
+                         walk, variant.rangefinder)
+    nav_cfg = sc.navigation
+    P0 = od_covariance(sensors.imu, nav_cfg["position_sigma_m"], nav_cfg["velocity_sigma_m_s"],
+                       np.radians(nav_cfg["attitude_sigma_deg"]))
+    truth0 = np.empty(16)
+    nominal_truth(x0, imu_state, truth0)
+    est = dispersed_estimate(truth0, P0, np.random.default_rng(nav_seed))
+    onboard_vehicle = _onboard_vehicle(vehicle, legs, mass0)
+    r_mf = inertial_to_mf(moon, 0.0, est[0])
+    guidance = make_guidance(moon, onboard, tgt["lat_deg"], tgt["lon_deg"], 0.0, r_mf,
+                             velocity_inertial_to_mf(moon, 0.0, est[0], est[1]), mass0,
+                             vehicle.main_thrust_max_n, vehicle.main_isp_s,
+                             onboard_vehicle.leg_height_m, **sc.guidance)
+    _point_engine(moon, guidance, x0, np.concatenate([est[0], est[1]]))
+    # the same error draw about the re-pointed truth: only the attitude estimate changes
+    nominal_truth(x0, imu_state, truth0)
+    q_est = dispersed_estimate(truth0, P0, np.random.default_rng(nav_seed))[2]
+    rates = sc.rates
+    max_time = sc.stop["max_time_s"]
+    per_s = sum(p.rate_hz * b for p, b in ((sensors.rangefinder, n_rf), (sensors.velocimeter, 2 * n_vm))
+                if p is not None) + (sensors.star_tracker.rate_hz if sensors.star_tracker else 0.0)
+    nav = nav_init(cfg, 0.0, est[0], est[1], q_est, P0, est[3], est[4],
+                   max_events=int(per_s * max_time) + 16)
+    fcfg = FswConfig(cfg, onboard_vehicle, guidance, make_control(**sc.control),
+                     make_modes(**variant.modes), int(round(base_hz / rates["guidance_hz"])))
+    frame = SensorLog(np.zeros(1), np.zeros((1, 6)), np.zeros(1, bool), np.full((1, n_rf), np.nan),
+                      np.zeros((1, n_rf), bool), np.zeros(1, bool), np.full((1, n_vm), np.nan),
+                      np.zeros((1, n_vm), bool), np.full((1, n_vm), np.nan), np.zeros((1, n_vm), bool),
+                      np.zeros(1, bool), np.full((1, 4), np.nan), np.zeros(1, bool))
+    fs = fsw_init(fcfg, nav, frame, legs.feet_b_m.shape[0])
+    lat_t, lon_t = np.radians(tgt["lat_deg"]), np.radians(tgt["lon_deg"])
+    target_mf = llh_to_mf(moon, lat_t, lon_t, height_m(truth, lat_t, lon_t))
+    no_beams = make_rangefinder()._replace(beams_b=np.zeros((0, 3)))
+    max_steps = int(round(max_time * base_hz))
+    telemetry_every = int(round(base_hz / rates["telemetry_hz"]))
+    world = World(vehicle, moon, truth, sensors.imu, sensors.rangefinder or no_beams,
+                  sensors.velocimeter or no_beams, sensors.star_tracker or make_star_tracker(),
+                  legs, schedule, every, telemetry_every, 1.0 / base_hz, max_steps,
+                  (sc.limits["touchdown_vertical_m_s"], sc.limits["touchdown_horizontal_m_s"],
+                   np.radians(sc.limits["touchdown_tilt_deg"])), tuple(target_mf),
+                  perfect_navigation)
+    ws = new_world_state(world, x0, imu_state, rng,
+                         np.random.Generator(np.random.PCG64(fault_seed)), fault_state(schedule))
+    telemetry = np.full((max_steps // telemetry_every + 2, len(TELEMETRY_COLUMNS)), np.nan)
+    return Flight(sc, seed, world, ws, fcfg, fs, onboard, telemetry)
+
+
+def fly_flight(flight):
+    """Fly a built :class:`Flight` to its outcome in one compiled call; returns the wall time (s)."""
+    start = time.perf_counter()
+    fly(flight.world, flight.world_state, flight.fsw_config, flight.fsw_state, flight.onboard_map,
+        flight.telemetry)
+    return time.perf_counter() - start
+
+
+def run(scenario, fsw=None, seed=0, dem=None, perfect_navigation=False):
+    """Fly one landing; returns a :class:`~sims.results.RunResult`.
+
+    Parameters
+    ----------
+    scenario : str or Scenario
+        A shipped scenario's name, a TOML path, or a loaded :class:`~sims.scenario.Scenario`.
+    fsw : str, optional
+        Flight-software variant replacing the scenario's.
+    seed : int
+        The run's seed: sensor noise, IMU errors, fault noise and the initial estimate's error.
+    dem : str, optional
+        A DEM ``.npz`` to use as truth terrain.
+    perfect_navigation : bool
+        Test switch: the flight software's estimate is replaced by the truth after every filter
+        step (guidance and control then act on the truth).
+    """
+    from sims.results import result_of
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    sc = sc.with_options(fsw=fsw, dem=dem)
+    flight = build_run(sc, seed, perfect_navigation)
+    wall_s = fly_flight(flight)
+    return result_of(flight, wall_s)
+
