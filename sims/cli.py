@@ -46,6 +46,19 @@ def _parser():
                          help="sensor height above the 1737.4 km sphere (m; default 1000)")
     terrain.add_argument("--points", type=int, default=28, help="samples along the track (default 28)")
     terrain.add_argument("--plot", metavar="PNG", help="also save the profile as a figure")
+
+    commands.add_parser("list", help="the shipped scenarios and flight-software variants",
+                        description="List the shipped scenarios and the flight-software variants.")
+    run = commands.add_parser(
+        "run", help="fly one landing and write its summary, telemetry, events and dashboard",
+        description="Fly one scenario in the compiled closed loop, print a short summary and "
+                    "write summary.json, telemetry.parquet, events.csv and dashboard.png.")
+    run.add_argument("scenario", metavar="SCENARIO_OR_FILE",
+                     help="a shipped scenario's name (see `lander-testbed list`) or a .toml file")
+    run.add_argument("--fsw", metavar="NAME", help="flight-software variant (default: the scenario's)")
+    run.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
+    run.add_argument("--dem", metavar="PATH", help="DEM .npz as truth terrain")
+    run.add_argument("--out", metavar="DIR", help="output folder (default: runs/SCENARIO-FSW-SEED)")
     return parser
 
 
@@ -71,6 +84,31 @@ def _terrain(args):
     return 0
 
 
+def _list(args):
+    from gnc.flight_software import VARIANTS
+    from sims.scenario import list_scenarios
+    print("scenarios:")
+    for name, description in list_scenarios().items():
+        print(f"  {name:24s} {description}")
+    print("flight software (--fsw):")
+    for name, variant in VARIANTS.items():
+        print(f"  {name:24s} {variant.description}")
+    return 0
+
+
+def _run(args):
+    from sims.results import format_summary
+    from sims.run import run
+    from sims.scenario import load_scenario
+    scenario = load_scenario(args.scenario).with_options(fsw=args.fsw, dem=args.dem)
+    result = run(scenario, seed=args.seed)
+    out = args.out or f"runs/{scenario.name}-{scenario.fsw}-{args.seed}"
+    print(format_summary(result.summary))
+    result.save(out)
+    print(f"wrote {out}/: summary.json, telemetry.parquet, events.csv, dashboard.png")
+    return 0
+
+
 def main(argv=None):
     """Entry point of the ``lander-testbed`` console script; returns the exit status."""
     parser = _parser()
@@ -79,7 +117,7 @@ def main(argv=None):
         parser.print_help()
         return 0
     try:
-        return {"terrain": _terrain}[args.command](args)
+        return {"terrain": _terrain, "list": _list, "run": _run}[args.command](args)
     except ValueError as exc:
         print(f"lander-testbed: error: {exc}", file=sys.stderr)
         return 2

@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit
 
 from gnc.flight_software import (V_ATT_ERR_RAD, V_CUTOFF_S, V_MAIN_N, V_MODE, V_THROTTLE,
-                                 V_THRUSTERS, V_TORQUE, V_ALT_M, V_ALT_SIGMA_M, V_MASS_KG,
+                                 V_THRUSTERS, V_TORQUE, V_ALT_M, V_ALT_SIGMA_M,
                                  fsw_command, fsw_navigate)
 from gnc.moon import ground_speeds, latlon_xyz, rotation_angle_rad
 from gnc.navigation import ST_OFFSET

@@ -15,7 +15,7 @@ from gnc.flight_software import V_CUTOFF_S, V_MODE_EVENTS
 from sims.closed_loop import (CRASH_REASONS, OUTCOMES, TELEMETRY_COLUMNS, W_CUTOFF_ALT, W_DRY_T,
                               W_MAX_NAV_ALT_ERR, W_N_TEL, W_NAV_ZERO_TRUE_ALT, W_OUTCOME, W_REASON,
                               W_T, W_TD_HS, W_TD_LAT, W_TD_LON, W_TD_SPEED, W_TD_T, W_TD_TARGET,
-                              W_TD_TILT, W_TD_VS, T_PROPELLANT, T_TARGET)
+                              W_TD_TILT, W_TD_VS)
 
 SUMMARY_KEYS = (
     "scenario", "fsw", "seed", "outcome", "crash_reason", "touchdown_time_s",

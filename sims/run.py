@@ -18,14 +18,13 @@ from gnc.guidance import braking_distance_m, make_guidance, plan_braking, zem_ze
 from gnc.modes import make_modes
 from gnc.moon import inertial_to_mf, llh_to_mf, moon_model, velocity_inertial_to_mf
 from gnc.nav_config import nav_init
-from gnc.navigation import CHANNELS
 from gnc.quaternion import from_dcm
 from gnc.sensor_log import SensorLog
 from gnc.terrain import height_m
-from sims.closed_loop import (STATUS_SIZE, TELEMETRY_COLUMNS, World, fly, new_world_state)
+from sims.closed_loop import TELEMETRY_COLUMNS, World, fly, new_world_state
 from sims.descent_log import (Sensors, dispersed_estimate, nav_config_for, nominal_truth,
                               od_covariance, start_state)
-from sims.dynamics import MASS, POS, QUAT, VEL
+from sims.dynamics import MASS, QUAT
 from sims.faults import fault_schedule, fault_state
 from sims.scenario import Scenario, load_scenario
 from sims.sensors.beams import make_rangefinder, make_velocimeter

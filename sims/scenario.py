@@ -10,8 +10,6 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from gnc.flight_software import VARIANTS
 from gnc.guidance import DEFAULTS as GUIDANCE_DEFAULTS
 from gnc.control import CONTROL_DEFAULTS

@@ -223,11 +223,13 @@ FRIGORIS_PLAINS_HEIGHT_M = -2470.0
 """Median height of Mare Frigoris within 0.5° of 60.5° N 4.6° W (LRO GLD100; its σ there is 54 m)."""
 
 
-def mare_terrain(lat_deg, lon_deg, base_height_m=FRIGORIS_PLAINS_HEIGHT_M, craters=6,
+def mare_terrain(lat_deg, lon_deg, base_height_m=FRIGORIS_PLAINS_HEIGHT_M, craters=4,
                  radius_km=3.0, seed=0):
-    """A flat-ish mare: plains at ``base_height_m`` pocked by ``craters`` small fresh craters
-    (rim radius 50-600 m, depth-to-diameter about 0.15, a raised rim) scattered within
-    ``radius_km`` of the given point; deterministic for a given ``seed``."""
+    """A flat-ish mare: plains at ``base_height_m`` with ``craters`` degraded craters (rim radius
+    200-800 m, depth about 5 % of the diameter, low rims, walls under 12°) within ``radius_km``
+    of the given point; deterministic for a given ``seed``.
+
+    Gentle walls keep the terrain's slope bound, and so the ray cast's step count, low."""
     rng = np.random.default_rng(seed)
     lat0, lon0 = np.radians(lat_deg), np.radians(lon_deg)
     pits = []
@@ -237,8 +239,8 @@ def mare_terrain(lat_deg, lon_deg, base_height_m=FRIGORIS_PLAINS_HEIGHT_M, crate
         lat = np.arcsin(np.sin(lat0) * np.cos(d) + np.cos(lat0) * np.sin(d) * np.cos(az))
         lon = lon0 + np.arctan2(np.sin(az) * np.sin(d) * np.cos(lat0),
                                 np.cos(d) - np.sin(lat0) * np.sin(lat))
-        rim = float(np.exp(rng.uniform(np.log(50.0), np.log(600.0))))
+        rim = float(np.exp(rng.uniform(np.log(200.0), np.log(800.0))))
         pits.append(Crater(float(np.degrees(lat)), float(np.degrees(lon)), rim,
-                           floor_height_m=-0.25 * rim, crest_height_m=0.05 * rim,
-                           bowl_depth_m=-0.05 * rim))
+                           floor_height_m=-0.08 * rim, crest_height_m=0.02 * rim,
+                           floor_radius_frac=0.5, bowl_depth_m=-0.02 * rim, wall_exponent=1.5))
     return crater_terrain(pits, base_height_m=base_height_m)

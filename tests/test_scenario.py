@@ -1,0 +1,68 @@
+"""Scenario files: the shipped ones load; bad input names the file and the key, and the command
+line refuses it with status 2 and writes nothing."""
+import numpy as np
+import pytest
+
+from sims.cli import main
+from sims.scenario import list_scenarios, load_scenario
+
+GOOD = """
+name = "t"
+[target]
+lat_deg = 47.5
+lon_deg = 44.4
+"""
+
+
+def test_shipped_scenarios_load_and_describe_themselves():
+    shipped = list_scenarios()
+    assert {"nominal", "atlas-nominal"} <= set(shipped)
+    assert all(shipped.values())
+    sc = load_scenario("atlas-nominal")
+    assert sc.fsw == "fixed" and sc.terrain["truth"] == "atlas" and "velocimeter" in sc.sensors
+
+
+@pytest.mark.parametrize("text, message", [
+    (GOOD + "[initial]\naltitde_m = 3.0\n", r"initial.altitde_m: unknown key; allowed: altitude_m"),
+    (GOOD + "[initial]\naltitude_m = \"high\"\n", r"initial.altitude_m = 'high': must be a number"),
+    (GOOD + "[initial]\nground_speed_m_s = -5.0\n", r"initial.ground_speed_m_s = -5.0: must be > 0"),
+    (GOOD + "[terrain]\ntruth = \"nowhere.npz\"\n", r"terrain.truth = 'nowhere.npz': DEM file not found"),
+    (GOOD + "[terrain]\ntruth = \"moon\"\n", r"terrain.truth = 'moon': must be one of atlas"),
+    (GOOD + "[[faults]]\nsensor = \"velocimeter_range\"\nkind = \"dropout\"\nstart_s = 1.0\nend_s = 2.0\n",
+     r"faults\[0\].sensor = 'velocimeter_range': the vehicle has no such sensor"),
+    (GOOD + "fsw = \"better\"\n", r"fsw = 'better': unknown flight software; known: fixed"),
+    (GOOD + "[sensors.rangefinder]\nrate_hz = 0.0\n", r"rangefinder.rate_hz = 0.0: must be > 0"),
+    (GOOD + "[rates]\nguidance_hz = 7.0\n", r"rates.guidance_hz = 7.0: must divide base_hz"),
+    ("[target]\nlat_deg = 47.5\n", r"target.lon_deg: missing"),
+])
+def test_bad_scenarios_fail_in_one_line_naming_file_and_key(tmp_path, capsys, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err
+    import re
+    assert re.search(message, err), err
+    assert not out.exists()
+
+
+def test_unknown_scenario_name_lists_the_shipped_ones(capsys):
+    assert main(["run", "atlantis"]) == 2
+    assert "shipped: atlas-nominal" in capsys.readouterr().err
+
+
+def test_list_shows_scenarios_and_flight_software(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "atlas-nominal" in out and "legacy_m1" in out and "fixed" in out
+
+
+def test_run_prints_a_summary_and_writes_the_four_files(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "nominal", "--seed", "2", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "nominal / fixed / seed 2: LANDED" in text
+    assert sorted(p.name for p in out.iterdir()) == ["dashboard.png", "events.csv", "summary.json",
+                                                     "telemetry.parquet"]
+    assert np.isfinite(float(text.split("contact at t = ")[1].split(" s")[0]))
