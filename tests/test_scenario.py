@@ -1,5 +1,7 @@
 """Scenario files: the shipped ones load; bad input names the file and the key, and the command
 line refuses it with status 2 and writes nothing."""
+import re
+
 import numpy as np
 import pytest
 
@@ -30,7 +32,7 @@ def test_shipped_scenarios_load_and_describe_themselves():
     (GOOD + "[terrain]\ntruth = \"moon\"\n", r"terrain.truth = 'moon': must be one of atlas"),
     (GOOD + "[[faults]]\nsensor = \"velocimeter_range\"\nkind = \"dropout\"\nstart_s = 1.0\nend_s = 2.0\n",
      r"faults\[0\].sensor = 'velocimeter_range': the vehicle has no such sensor"),
-    (GOOD + "fsw = \"better\"\n", r"fsw = 'better': unknown flight software; known: fixed"),
+    ("fsw = \"better\"\n" + GOOD, r"fsw = 'better': unknown flight software; known: fixed"),
     (GOOD + "[sensors.rangefinder]\nrate_hz = 0.0\n", r"rangefinder.rate_hz = 0.0: must be > 0"),
     (GOOD + "[rates]\nguidance_hz = 7.0\n", r"rates.guidance_hz = 7.0: must divide base_hz"),
     ("[target]\nlat_deg = 47.5\n", r"target.lon_deg: missing"),
@@ -42,7 +44,6 @@ def test_bad_scenarios_fail_in_one_line_naming_file_and_key(tmp_path, capsys, te
     assert main(["run", str(path), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(path) in err
-    import re
     assert re.search(message, err), err
     assert not out.exists()
 
