@@ -197,7 +197,8 @@ def _no_beams():
     return make_rangefinder()._replace(beams_b=np.zeros((0, 3)))
 
 
-def _every(where, imu_rate_hz, params):
+def samples_every(where, imu_rate_hz, params):
+    """IMU steps between samples of a sensor (0 when it is absent); its rate must divide the IMU's."""
     if params is None:
         return 0
     ratio = imu_rate_hz / params.rate_hz
@@ -242,9 +243,9 @@ def record_descent(terrain, x0, duration_s, seed=0, sensors=None, vehicle=None, 
     rf = sensors.rangefinder or _no_beams()
     vm = sensors.velocimeter or _no_beams()
     st = sensors.star_tracker or make_star_tracker()
-    every = np.array([_every("rangefinder", imu.rate_hz, sensors.rangefinder),
-                      _every("velocimeter", imu.rate_hz, sensors.velocimeter),
-                      _every("star_tracker", imu.rate_hz, sensors.star_tracker)])
+    every = np.array([samples_every("rangefinder", imu.rate_hz, sensors.rangefinder),
+                      samples_every("velocimeter", imu.rate_hz, sensors.velocimeter),
+                      samples_every("star_tracker", imu.rate_hz, sensors.star_tracker)])
     channels = {"gyro": 3, "accel": 3, "rangefinder": rf.beams_b.shape[0],
                 "velocimeter_range": vm.beams_b.shape[0],
                 "velocimeter_velocity": vm.beams_b.shape[0], "star_tracker": 4, "touchdown": 4}

@@ -23,7 +23,7 @@ from gnc.sensor_log import SensorLog
 from gnc.terrain import height_m
 from sims.closed_loop import TELEMETRY_COLUMNS, World, fly, new_world_state
 from sims.descent_log import (Sensors, dispersed_estimate, nav_config_for, nominal_truth,
-                              od_covariance, start_state)
+                              od_covariance, samples_every, start_state)
 from sims.dynamics import MASS, QUAT
 from sims.faults import fault_schedule, fault_state
 from sims.scenario import Scenario, load_scenario
@@ -85,16 +85,6 @@ def _sensors(sc):
                    make_star_tracker(**s["star_tracker"]) if "star_tracker" in s else None)
 
 
-def _every(src, base_hz, name, params):
-    if params is None:
-        return 0
-    ratio = base_hz / params.rate_hz
-    if abs(ratio - round(ratio)) > 1e-9:
-        raise ValueError(f"{src}: sensors.{name}.rate_hz = {params.rate_hz}: must divide "
-                         f"rates.base_hz = {base_hz} a whole number of times")
-    return int(round(ratio))
-
-
 def _onboard_vehicle(vehicle, legs, mass_kg):
     thr = vehicle.thrusters
     force_z = float(np.sum(thr[:, 6] * thr[:, 5])) if thr.size else 0.0
@@ -139,7 +129,7 @@ def _build(sc, seed, perfect_navigation):
     if abs(sensors.imu.rate_hz - base_hz) > 1e-9:
         raise ValueError(f"sensors.imu.rate_hz = {sensors.imu.rate_hz}: the IMU samples every base "
                          f"step; must equal rates.base_hz = {base_hz}")
-    every = tuple(_every(sc.source, base_hz, n, p) for n, p in
+    every = tuple(samples_every(f"sensors.{n}", base_hz, p) for n, p in
                   (("rangefinder", sensors.rangefinder), ("velocimeter", sensors.velocimeter),
                    ("star_tracker", sensors.star_tracker)))
     n_rf = 0 if sensors.rangefinder is None else sensors.rangefinder.beams_b.shape[0]
