@@ -41,9 +41,11 @@ VARIANTS = {
         "scatter consistency, never a latch; plausible-altitude touchdown; contradiction recovery",
         {}, True, {}, {}),
     "legacy_m1": Variant(
-        "HAKUTO-R Mission 1 as flown: rangefinder rejected when |measured - estimated| > 1 km, "
-        "latched for good; touchdown awaited indefinitely",
-        {"rangefinder": ("legacy_m1", {"threshold_m": 1000.0})}, False, {"noise_floor_m": 150.0},
+        "HAKUTO-R Mission 1 as flown: an altitude sensor rejected when |measured - estimated| > "
+        "1 km, latched for good; touchdown awaited indefinitely",
+        {"rangefinder": ("legacy_m1", {"threshold_m": 1000.0}),
+         "velocimeter_range": ("legacy_m1", {"threshold_m": 1000.0})},
+        False, {"noise_floor_m": 150.0},
         {"plausible_height_m": np.inf, "contradiction_s": np.inf}),
 }
 """Flight-software variants by name."""

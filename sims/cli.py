@@ -4,6 +4,7 @@ Errors in the user's input print one line naming the problem and exit with statu
 """
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -59,7 +60,31 @@ def _parser():
     run.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
     run.add_argument("--dem", metavar="PATH", help="DEM .npz as truth terrain")
     run.add_argument("--out", metavar="DIR", help="output folder (default: runs/SCENARIO-FSW-SEED)")
+    replay = commands.add_parser(
+        "replay", help="fly a real failure with its legacy and its fixed software, side by side",
+        description="Fly a failure replay with the flight software as it flew and with the fixed "
+                    "software, print the published figures beside the simulated ones, and write "
+                    "both runs' files and comparison.png.")
+    replay.add_argument("name", metavar="NAME", help="the replay (see `lander-testbed list`)")
+    replay.add_argument("--seed", type=int, default=0, help="the runs' seed (default 0)")
+    replay.add_argument("--dem", metavar="PATH", help="DEM .npz as truth terrain")
+    replay.add_argument("--out", metavar="DIR", help="output folder (default: runs/replay-NAME-SEED)")
     return parser
+
+
+def _replay(args):
+    from sims.replay import format_replay, get_replay, replay
+    from sims.results import write_atomic
+    get_replay(args.name)
+    result = replay(args.name, seed=args.seed, dem=args.dem)
+    out = Path(args.out or f"runs/replay-{args.name}-{args.seed}")
+    print(format_replay(result))
+    result.legacy.save(out / result.replay.legacy_fsw)
+    result.fixed.save(out / "fixed")
+    write_atomic(out / "comparison.png", result.plot)
+    print(f"wrote {out}/: {result.replay.legacy_fsw}/ and fixed/ (summary.json, telemetry.parquet, "
+          "events.csv, dashboard.png), comparison.png")
+    return 0
 
 
 def _terrain(args):
@@ -90,6 +115,10 @@ def _list(args):
     print("scenarios:")
     for name, description in list_scenarios().items():
         print(f"  {name:24s} {description}")
+    from sims.replay import REPLAYS
+    print("replays (lander-testbed replay NAME):")
+    for name, spec in REPLAYS.items():
+        print(f"  {name:24s} {spec.title}: {spec.legacy_fsw} vs fixed")
     print("flight software (--fsw):")
     for name, variant in VARIANTS.items():
         print(f"  {name:24s} {variant.description}")
@@ -117,7 +146,7 @@ def main(argv=None):
         parser.print_help()
         return 0
     try:
-        return {"terrain": _terrain, "list": _list, "run": _run}[args.command](args)
+        return {"terrain": _terrain, "list": _list, "run": _run, "replay": _replay}[args.command](args)
     except ValueError as exc:
         print(f"lander-testbed: error: {exc}", file=sys.stderr)
         return 2

@@ -25,7 +25,8 @@ from gnc.flight_software import (V_ATT_ERR_RAD, V_CUTOFF_S, V_MAIN_N, V_MODE, V_
                                  fsw_command, fsw_navigate)
 from gnc.moon import ground_speeds, latlon_xyz, rotation_angle_rad
 from gnc.navigation import ST_OFFSET
-from gnc.terrain import clearance_xyz
+from gnc.quaternion import rotate_xyz
+from gnc.terrain import clearance_xyz, height_m
 from sims.dynamics import (CMD_THRUST, CMD_THRUSTERS, CMD_TORQUE, MASS, POS, QUAT, RATE, THRUST,
                            VEL, command_size, rk4_step, rk4_work, specific_force_xyz)
 from sims.descent_log import ACCEL_ID, GYRO_ID, RF_ID, ST_ID, VMR_ID, VMV_ID, nominal_truth
@@ -47,12 +48,14 @@ TELEMETRY_COLUMNS = (
     "nav_vertical_speed_m_s", "true_horizontal_speed_m_s", "nav_horizontal_speed_m_s", "throttle",
     "main_thrust_n", "thrusters_fraction", "mass_kg", "propellant_kg", "attitude_error_deg",
     "tilt_deg", "mode", "faults_active", "nav_position_error_m", "lat_deg", "lon_deg",
-    "distance_to_target_m")
+    "distance_to_target_m", "footprint_lat_deg", "footprint_lon_deg", "footprint_height_m")
 """Telemetry columns: speeds over the ground, vertical positive up; ``mode`` indexes
-:data:`gnc.modes.MODES`; ``faults_active`` counts the schedule's entries active at ``t_s``."""
+:data:`gnc.modes.MODES`; ``faults_active`` counts the schedule's entries active at ``t_s``;
+``footprint_*`` is where the rangefinder's first beam met the true ground at its latest sample,
+and the ground's height there (NaN when it hit nothing)."""
 (T_T, T_TRUE_ALT, T_NAV_ALT, T_NAV_SIGMA, T_TRUE_VS, T_NAV_VS, T_TRUE_HS, T_NAV_HS, T_THROTTLE,
  T_MAIN, T_THRUSTERS, T_MASS, T_PROPELLANT, T_ATT_ERR, T_TILT, T_MODE, T_FAULTS, T_NAV_ERR, T_LAT,
- T_LON, T_TARGET) = range(len(TELEMETRY_COLUMNS))
+ T_LON, T_TARGET, T_FOOT_LAT, T_FOOT_LON, T_FOOT_HEIGHT) = range(len(TELEMETRY_COLUMNS))
 
 (W_T, W_STEPS, W_OUTCOME, W_REASON, W_TD_T, W_TD_VS, W_TD_HS, W_TD_TILT, W_TD_SPEED, W_TD_LAT,
  W_TD_LON, W_TD_TARGET, W_DRY_T, W_NAV_ZERO_TRUE_ALT, W_MAX_NAV_ALT_ERR, W_TRUE_ALT, W_N_TEL,
@@ -224,7 +227,27 @@ def _log_telemetry(world, ws, fs, terrain_map, tel, t_s):
     lat, lon = latlon_xyz(px, py, x[POS + 2])
     row[T_LAT], row[T_LON] = np.degrees(lat), np.degrees(lon)
     row[T_TARGET] = _distance_to_target_m(world, px, py, x[POS + 2])
+    _footprint(world, ws, x, t_s, row)
     st[W_N_TEL] = n + 1
+
+
+@njit(cache=True, error_model='numpy')
+def _footprint(world, ws, x, t_s, row):
+    """Where the rangefinder's first beam met the true ground at its latest sample."""
+    rf = world.rangefinder
+    if rf.beams_b.shape[0] == 0 or not np.isfinite(ws.rf_true[0]):
+        row[T_FOOT_LAT] = row[T_FOOT_LON] = row[T_FOOT_HEIGHT] = np.nan
+        return
+    qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
+    lx, ly, lz = rotate_xyz(qw, qx, qy, qz, rf.pos_b_m[0], rf.pos_b_m[1], rf.pos_b_m[2])
+    bx, by, bz = rotate_xyz(qw, qx, qy, qz, rf.beams_b[0, 0], rf.beams_b[0, 1], rf.beams_b[0, 2])
+    rho = ws.rf_true[0]
+    hx, hy, hz = x[POS] + lx + rho * bx, x[POS + 1] + ly + rho * by, x[POS + 2] + lz + rho * bz
+    a = rotation_angle_rad(world.moon, t_s)
+    c, s = np.cos(a), np.sin(a)
+    lat, lon = latlon_xyz(c * hx + s * hy, -s * hx + c * hy, hz)
+    row[T_FOOT_LAT], row[T_FOOT_LON] = np.degrees(lat), np.degrees(lon)
+    row[T_FOOT_HEIGHT] = height_m(world.terrain, lat, lon)
 
 
 @njit(cache=True, error_model='numpy')

@@ -60,11 +60,11 @@ class RunResult:
         """
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        _atomic(out / "summary.json", lambda p: p.write_text(json.dumps(self.summary, indent=2) + "\n"))
-        _atomic(out / "telemetry.parquet", lambda p: _write_parquet(self.telemetry, p))
-        _atomic(out / "events.csv", lambda p: _write_events(self, p))
+        write_atomic(out / "summary.json", lambda p: p.write_text(json.dumps(self.summary, indent=2) + "\n"))
+        write_atomic(out / "telemetry.parquet", lambda p: _write_parquet(self.telemetry, p))
+        write_atomic(out / "events.csv", lambda p: _write_events(self, p))
         if plot:
-            _atomic(out / "dashboard.png", lambda p: self.plot(p))
+            write_atomic(out / "dashboard.png", lambda p: self.plot(p))
         return out
 
     def __repr__(self):
@@ -72,7 +72,8 @@ class RunResult:
         return f"RunResult({s['scenario']!r}, fsw={s['fsw']!r}, seed={s['seed']}, outcome={s['outcome']!r})"
 
 
-def _atomic(path, write):
+def write_atomic(path, write):
+    """Write ``path`` with ``write(tmp_path)`` through a temporary name and a rename."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
     os.close(fd)
     try:

@@ -5,7 +5,6 @@ wrap the arrays in a :class:`~sims.results.RunResult`.
 >>> result = run("nominal", seed=3)             # doctest: +SKIP
 >>> result.summary["outcome"], result.plot()    # doctest: +SKIP
 """
-import dataclasses
 import time
 from typing import NamedTuple
 
@@ -31,8 +30,8 @@ from sims.sensors.beams import make_rangefinder, make_velocimeter
 from sims.sensors.imu import imu_init, make_imu
 from sims.sensors.star_tracker import make_star_tracker
 from sims.sensors.touchdown import make_touchdown_switches
-from sims.terrain import (ATLAS_CRATER, ATLAS_PLAINS_HEIGHT_M, atlas_terrain, crater_terrain,
-                          load_dem, mare_terrain, sphere_terrain)
+from sims.terrain import (atlas_filled_terrain, atlas_terrain, dem_bounds_deg, load_dem,
+                          mare_terrain, sphere_terrain)
 from sims.vehicle import vehicle_preset
 
 
@@ -54,9 +53,7 @@ def _terrain(name, target):
     if name == "atlas":
         return atlas_terrain()
     if name == "atlas-filled":
-        filled = dataclasses.replace(ATLAS_CRATER, floor_height_m=ATLAS_CRATER.crest_height_m,
-                                     bowl_depth_m=0.0)
-        return crater_terrain([filled], base_height_m=ATLAS_PLAINS_HEIGHT_M)
+        return atlas_filled_terrain()
     if name == "mare":
         return mare_terrain(target["lat_deg"], target["lon_deg"])
     return sphere_terrain()
@@ -94,6 +91,32 @@ def _onboard_vehicle(vehicle, legs, mass_kg):
         vehicle.main_isp_s, force_z, isp, np.diag(vehicle.inertia_wet_kgm2),
         np.diag(vehicle.inertia_dry_kgm2), vehicle.acs_torque_max_nm, vehicle.acs_isp_s,
         vehicle.acs_lever_m, float(-np.min(legs.feet_b_m[:, 2]) + vehicle.cm_dry_b_m[2]))
+
+
+def _check_dem_covers(dem, path, start, target, points=50):
+    """Refuse a DEM that does not cover the ground track from ``start`` to ``target`` (deg)."""
+    lat_min, lat_max, lon_min, lon_max = dem_bounds_deg(dem)
+    track = [_great_circle_point(start, target, f) for f in np.linspace(0.0, 1.0, points)]
+    lats, lons = np.array(track).T
+    if (lats.min() >= lat_min and lats.max() <= lat_max and lons.min() >= lon_min
+            and lons.max() <= lon_max):
+        return
+    raise ValueError(
+        f"DEM {path} covers {lat_min:.2f}..{lat_max:.2f} deg N, {lon_min:.2f}..{lon_max:.2f} deg E; "
+        f"the ground track from powered-descent start to the target needs {lats.min():.2f}.."
+        f"{lats.max():.2f} deg N, {lons.min():.2f}..{lons.max():.2f} deg E")
+
+
+def _great_circle_point(a, b, fraction):
+    """Latitude, longitude (deg) a ``fraction`` of the way from ``a`` to ``b`` on a great circle."""
+    (la1, lo1), (la2, lo2) = np.radians(a), np.radians(b)
+    p1 = np.array([np.cos(la1) * np.cos(lo1), np.cos(la1) * np.sin(lo1), np.sin(la1)])
+    p2 = np.array([np.cos(la2) * np.cos(lo2), np.cos(la2) * np.sin(lo2), np.sin(la2)])
+    angle = np.arccos(np.clip(p1 @ p2, -1.0, 1.0))
+    if angle < 1e-12:
+        return a
+    p = (np.sin((1 - fraction) * angle) * p1 + np.sin(fraction * angle) * p2) / np.sin(angle)
+    return np.degrees(np.arcsin(p[2])), np.degrees(np.arctan2(p[1], p[0]))
 
 
 def _point_engine(moon, guidance, x, est):
@@ -157,6 +180,9 @@ def _build(sc, seed, perfect_navigation):
         downrange = braking_distance_m(ini["ground_speed_m_s"], braking_s, gate_speed,
                                        sc.guidance.get("gate_downrange_m", 6000.0))
     lat0, lon0, heading0 = _start_point(moon, tgt, downrange, ini["heading_deg"])
+    if sc.terrain["dem"] or sc.terrain["truth"].endswith(".npz"):
+        _check_dem_covers(truth, sc.terrain["dem"] or sc.terrain["truth"], (lat0, lon0),
+                          (tgt["lat_deg"], tgt["lon_deg"]))
     x0 = start_state(vehicle, moon, truth, lat0, lon0, ini["altitude_m"], ini["ground_speed_m_s"],
                      heading0, ini["vertical_speed_m_s"])
     x0[MASS] = mass0

@@ -6,6 +6,8 @@ compiled kernels (:mod:`gnc.terrain`) take, for the truth world and the on-board
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
+import dataclasses
+
 import numpy as np
 
 from gnc.moon import RADIUS_M
@@ -217,6 +219,14 @@ HAKUTO-R Mission 1 flew over."""
 def atlas_terrain():
     """The built-in analytic Atlas crater (the default truth terrain when no DEM is given)."""
     return crater_terrain([ATLAS_CRATER], base_height_m=ATLAS_PLAINS_HEIGHT_M)
+
+
+def atlas_filled_terrain():
+    """Atlas as a map that knows the plains and the rim but not the crater's depth: the bowl filled
+    level with the east crest, the rim HAKUTO-R Mission 1 crossed (its on-board view, as a map)."""
+    crest_m = ATLAS_CRATER.crest_height_m + abs(ATLAS_CRATER.crest_amplitude_m)
+    filled = dataclasses.replace(ATLAS_CRATER, floor_height_m=crest_m, bowl_depth_m=0.0)
+    return crater_terrain([filled], base_height_m=ATLAS_PLAINS_HEIGHT_M)
 
 
 FRIGORIS_PLAINS_HEIGHT_M = -2470.0
