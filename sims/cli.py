@@ -73,9 +73,8 @@ def _parser():
 
 
 def _replay(args):
-    from sims.replay import format_replay, get_replay, replay
+    from sims.replay import format_replay, replay
     from sims.results import write_atomic
-    get_replay(args.name)
     result = replay(args.name, seed=args.seed, dem=args.dem)
     out = Path(args.out or f"runs/replay-{args.name}-{args.seed}")
     print(format_replay(result))

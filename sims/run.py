@@ -144,7 +144,8 @@ def _build(sc, seed, perfect_navigation):
     vehicle = vehicle_preset(sc.vehicle.get("preset", "hakuto-r"),
                              **{k: v for k, v in sc.vehicle.items() if k != "preset"})
     moon = moon_model()
-    truth = _terrain(sc.terrain["dem"] or sc.terrain["truth"], sc.target)
+    truth_name = sc.terrain["dem"] or sc.terrain["truth"]
+    truth = _terrain(truth_name, sc.target)
     onboard = truth if sc.terrain["onboard"] == "truth" else _terrain(sc.terrain["onboard"], sc.target)
     sensors = _sensors(sc)
     legs = make_touchdown_switches(**sc.sensors["legs"])
@@ -180,9 +181,8 @@ def _build(sc, seed, perfect_navigation):
         downrange = braking_distance_m(ini["ground_speed_m_s"], braking_s, gate_speed,
                                        sc.guidance.get("gate_downrange_m", 6000.0))
     lat0, lon0, heading0 = _start_point(moon, tgt, downrange, ini["heading_deg"])
-    if sc.terrain["dem"] or sc.terrain["truth"].endswith(".npz"):
-        _check_dem_covers(truth, sc.terrain["dem"] or sc.terrain["truth"], (lat0, lon0),
-                          (tgt["lat_deg"], tgt["lon_deg"]))
+    if truth_name.endswith(".npz"):
+        _check_dem_covers(truth, truth_name, (lat0, lon0), (tgt["lat_deg"], tgt["lon_deg"]))
     x0 = start_state(vehicle, moon, truth, lat0, lon0, ini["altitude_m"], ini["ground_speed_m_s"],
                      heading0, ini["vertical_speed_m_s"])
     x0[MASS] = mass0
