@@ -11,12 +11,15 @@ plots) keep it. The base folder is ``NUMBA_CACHE_DIR`` if set, else
 import ast
 import hashlib
 import os
+import re
 from pathlib import Path
 
 from numba.core import config
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("gnc", "sims")
+_COMPILES = re.compile(r"@(numba\.)?(njit|jit|vectorize|guvectorize|cfunc|jitclass)\b")
+"""A decorator that makes numba compile the function below it."""
 
 
 def _module_file(name):
@@ -51,10 +54,10 @@ def _project_imports(path):
 
 
 def compiled_sources():
-    """Every project file that uses numba, and every project file those import (transitively):
-    all the source a compiled function can have been built from."""
+    """Every project file defining a compiled function, and every project file those import
+    (transitively): all the source a compiled function can have been built from."""
     todo = [p for package in PACKAGES for p in (ROOT / package).rglob("*.py")
-            if "numba" in p.read_text()]
+            if _COMPILES.search(p.read_text())]
     seen = set()
     while todo:
         path = todo.pop()

@@ -60,6 +60,37 @@ def _parser():
     run.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
     run.add_argument("--dem", metavar="PATH", help="DEM .npz as truth terrain")
     run.add_argument("--out", metavar="DIR", help="output folder (default: runs/SCENARIO-FSW-SEED)")
+    run.add_argument("--campaign-seed", type=int, metavar="S",
+                     help="re-fly one run of the campaign seeded S (with --index), dispersions drawn")
+    run.add_argument("--index", type=int, metavar="K", help="the campaign run to re-fly (with --campaign-seed)")
+    campaign = commands.add_parser(
+        "campaign", help="fly many dispersed landings in parallel: runs.parquet, summary, figures",
+        description="Fly a Monte Carlo campaign of a scenario (its [dispersions] drawn per run), "
+                    "locally on all cores or on a Dask cluster. Rows are written as runs finish; "
+                    "the same command resumes a campaign that was stopped. Writes runs.parquet, "
+                    "summary.json (success probability with a Clopper-Pearson 95 %% interval) and "
+                    "the figures.")
+    campaign.add_argument("scenario", metavar="SCENARIO_OR_FILE", help="shipped name or .toml file")
+    campaign.add_argument("--runs", type=int, required=True, metavar="N", help="number of runs")
+    campaign.add_argument("--fsw", metavar="NAME", help="flight-software variant (default: the scenario's)")
+    campaign.add_argument("--seed", type=int, default=0, metavar="S", help="campaign seed (default 0)")
+    campaign.add_argument("--dem", metavar="PATH", help="DEM .npz as truth terrain")
+    campaign.add_argument("--out", metavar="DIR",
+                          help="output folder (default: runs/campaign-SCENARIO-FSW-SEED)")
+    campaign.add_argument("--workers", type=int, metavar="K", help="local worker processes (default: all cores)")
+    where = campaign.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address, e.g. tcp://HOST:8786")
+    where.add_argument("--dask-local", type=int, metavar="N", help="start a local Dask cluster of N workers")
+    campaign.add_argument("--no-progress", action="store_true", help="no progress bar")
+    campaign.add_argument("--no-plots", action="store_true", help="write no figures")
+    compare = commands.add_parser(
+        "compare", help="two campaigns' success probabilities side by side",
+        description="Print two finished campaigns' success probabilities with their 95 %% "
+                    "intervals and Fisher's exact test of their difference; with --roc, the "
+                    "range plausibility gate's ROC curve from a no-fault (A) and a fault (B) campaign.")
+    compare.add_argument("a", metavar="DIR_A")
+    compare.add_argument("b", metavar="DIR_B")
+    compare.add_argument("--roc", metavar="PNG", help="also write the ROC curve (A healthy, B faulted)")
     replay = commands.add_parser(
         "replay", help="fly a real failure with its legacy and its fixed software, side by side",
         description="Fly a failure replay with the flight software as it flew and with the fixed "
@@ -108,6 +139,32 @@ def _terrain(args):
     return 0
 
 
+def _campaign(args):
+    from sims.campaign import run_campaign
+    from sims.campaign_report import format_campaign
+    from sims.scenario import load_scenario
+    scenario = load_scenario(args.scenario).with_options(fsw=args.fsw, dem=args.dem)
+    out = args.out or f"runs/campaign-{scenario.name}-{scenario.fsw}-{args.seed}"
+    campaign = run_campaign(scenario, args.runs, out, seed=args.seed, workers=args.workers,
+                            scheduler=args.scheduler, dask_local=args.dask_local,
+                            progress=not args.no_progress, plots=not args.no_plots)
+    print(format_campaign(campaign.summary))
+    print(f"wrote {out}/: runs.parquet, summary.json" + ("" if args.no_plots else ", figures (*.png)"))
+    return 0
+
+
+def _compare(args):
+    from sims.campaign import load_campaign
+    from sims.campaign_report import format_comparison
+    a, b = load_campaign(args.a), load_campaign(args.b)
+    print(format_comparison(a, b))
+    if args.roc:
+        from sims.campaign_plot import plot_roc
+        plot_roc(a, b, args.roc)
+        print(f"wrote {args.roc}")
+    return 0
+
+
 def _list(args):
     from gnc.flight_software import VARIANTS
     from sims.scenario import list_scenarios
@@ -129,8 +186,17 @@ def _run(args):
     from sims.run import run
     from sims.scenario import load_scenario
     scenario = load_scenario(args.scenario).with_options(fsw=args.fsw, dem=args.dem)
-    result = run(scenario, seed=args.seed)
-    out = args.out or f"runs/{scenario.name}-{scenario.fsw}-{args.seed}"
+    if (args.campaign_seed is None) != (args.index is None):
+        raise ValueError("--campaign-seed and --index: give both to re-fly a campaign's run")
+    if args.index is not None:
+        if args.index < 0:
+            raise ValueError(f"--index = {args.index}: must be >= 0")
+        result = run(scenario, seed=args.campaign_seed, campaign_index=args.index)
+        default = f"runs/{scenario.name}-{scenario.fsw}-c{args.campaign_seed}-{args.index}"
+    else:
+        result = run(scenario, seed=args.seed)
+        default = f"runs/{scenario.name}-{scenario.fsw}-{args.seed}"
+    out = args.out or default
     print(format_summary(result.summary))
     result.save(out)
     print(f"wrote {out}/: summary.json, telemetry.parquet, events.csv, dashboard.png")
@@ -145,7 +211,8 @@ def main(argv=None):
         parser.print_help()
         return 0
     try:
-        return {"terrain": _terrain, "list": _list, "run": _run, "replay": _replay}[args.command](args)
+        return {"terrain": _terrain, "list": _list, "run": _run, "replay": _replay,
+                "campaign": _campaign, "compare": _compare}[args.command](args)
     except ValueError as exc:
         print(f"lander-testbed: error: {exc}", file=sys.stderr)
         return 2

@@ -18,7 +18,7 @@ from sims.closed_loop import (CRASH_REASONS, OUTCOMES, TELEMETRY_COLUMNS, W_CUTO
                               W_TD_TILT, W_TD_VS)
 
 SUMMARY_KEYS = (
-    "scenario", "fsw", "seed", "outcome", "crash_reason", "touchdown_time_s",
+    "scenario", "fsw", "seed", "campaign_index", "outcome", "crash_reason", "touchdown_time_s",
     "touchdown_vertical_speed_mps", "touchdown_horizontal_speed_mps", "touchdown_tilt_deg",
     "impact_speed_mps", "landing_error_m", "touchdown_lat_deg", "touchdown_lon_deg",
     "propellant_remaining_kg", "propellant_exhausted_time_s", "engine_cutoff_time_s",
@@ -142,6 +142,7 @@ def result_of(flight, wall_s):
     sim_s = float(st[W_T])
     summary = {
         "scenario": flight.scenario.name, "fsw": flight.scenario.fsw, "seed": flight.seed,
+        "campaign_index": flight.campaign_index,
         "outcome": outcome,
         "crash_reason": CRASH_REASONS[int(st[W_REASON])] or None,
         "touchdown_time_s": _none(st[W_TD_T]),
@@ -174,7 +175,9 @@ def result_of(flight, wall_s):
 def format_summary(summary):
     """A few human lines about a run."""
     s = summary
-    head = f"{s['scenario']} / {s['fsw']} / seed {s['seed']}: {s['outcome'].upper()}"
+    run = f"campaign seed {s['seed']} run {s['campaign_index']}" if s.get("campaign_index") is not None \
+        else f"seed {s['seed']}"
+    head = f"{s['scenario']} / {s['fsw']} / {run}: {s['outcome'].upper()}"
     if s["crash_reason"]:
         head += f" ({s['crash_reason'].replace('_', ' ')})"
     lines = [head]

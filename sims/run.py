@@ -6,6 +6,7 @@ wrap the arrays in a :class:`~sims.results.RunResult`.
 >>> result.summary["outcome"], result.plot()    # doctest: +SKIP
 """
 import time
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -38,7 +39,8 @@ from sims.vehicle import vehicle_preset
 class Flight(NamedTuple):
     """Everything one compiled run takes, built and validated (see :func:`build_run`)."""
     scenario: Scenario
-    seed: int
+    seed: int                     # the run's seed, or the campaign's (see campaign_index)
+    campaign_index: object        # the run's index in its campaign, None for a single run
     world: World
     world_state: object
     fsw_config: FswConfig
@@ -47,7 +49,10 @@ class Flight(NamedTuple):
     telemetry: np.ndarray
 
 
-def _terrain(name, target):
+@lru_cache(maxsize=8)
+def terrain_named(name, lat_deg, lon_deg):
+    """A terrain by scenario name (``lat_deg, lon_deg``: the target, for the mare); kept, so a
+    worker flying many runs loads a DEM once."""
     if name.endswith(".npz"):
         return load_dem(name)
     if name == "atlas":
@@ -55,7 +60,7 @@ def _terrain(name, target):
     if name == "atlas-filled":
         return atlas_filled_terrain()
     if name == "mare":
-        return mare_terrain(target["lat_deg"], target["lon_deg"])
+        return mare_terrain(lat_deg, lon_deg)
     return sphere_terrain()
 
 
@@ -128,25 +133,45 @@ def _point_engine(moon, guidance, x, est):
     x[QUAT:QUAT + 4] = from_dcm(rot.as_matrix())
 
 
-def build_run(scenario, seed=0, perfect_navigation=False):
+def campaign_run_seed(campaign_seed, index):
+    """The seed sequence of run ``index`` of a campaign: ``SeedSequence(campaign_seed).spawn``'s
+    child ``index`` (its own first child), so a run is the same alone, in any batch, on any
+    worker. The run's dispersions draw from its other children (:mod:`sims.dispersions`)."""
+    return np.random.SeedSequence(campaign_seed, spawn_key=(int(index), 0))
+
+
+def build_run(scenario, seed=0, perfect_navigation=False, campaign_index=None):
     """Build and validate everything one run takes; raises ValueError naming the scenario file
-    and key on bad input, before anything is flown or written."""
+    and key on bad input, before anything is flown or written.
+
+    With ``campaign_index`` the run is that run of the campaign seeded ``seed``: the scenario's
+    dispersions are drawn for it and its generators come from :func:`campaign_run_seed`.
+    """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    seq = np.random.SeedSequence(int(seed))
+    if campaign_index is not None:
+        sc = sc.draw(int(seed), int(campaign_index))[1]
+        seq = campaign_run_seed(seed, campaign_index)
     try:
-        return _build(sc, int(seed), bool(perfect_navigation))
+        return _build(sc, seq, bool(perfect_navigation))._replace(seed=int(seed),
+                                                                  campaign_index=campaign_index)
     except ValueError as exc:
         message = str(exc)
         raise ValueError(message if message.startswith(sc.source) else f"{sc.source}: {message}") from None
 
 
-def _build(sc, seed, perfect_navigation):
+def _build(sc, seq, perfect_navigation):
     variant = get_variant(sc.fsw)
     vehicle = vehicle_preset(sc.vehicle.get("preset", "hakuto-r"),
                              **{k: v for k, v in sc.vehicle.items() if k != "preset"})
     moon = moon_model()
     truth_name = sc.terrain["dem"] or sc.terrain["truth"]
-    truth = _terrain(truth_name, sc.target)
-    onboard = truth if sc.terrain["onboard"] == "truth" else _terrain(sc.terrain["onboard"], sc.target)
+    target_deg = (sc.target["lat_deg"], sc.target["lon_deg"])
+    mapped = terrain_named(truth_name, *target_deg)
+    offset_m = sc.terrain["truth_offset_m"]
+    truth = mapped._replace(base_height_m=mapped.base_height_m + offset_m,
+                            max_height_m=mapped.max_height_m + offset_m)
+    onboard = mapped if sc.terrain["onboard"] == "truth" else terrain_named(sc.terrain["onboard"], *target_deg)
     sensors = _sensors(sc)
     legs = make_touchdown_switches(**sc.sensors["legs"])
     base_hz = sc.rates["base_hz"]
@@ -187,7 +212,7 @@ def _build(sc, seed, perfect_navigation):
                      heading0, ini["vertical_speed_m_s"])
     x0[MASS] = mass0
 
-    sensor_seed, fault_seed, nav_seed = np.random.SeedSequence(seed).spawn(3)
+    sensor_seed, fault_seed, nav_seed = seq.spawn(3)
     rng = np.random.Generator(np.random.PCG64(sensor_seed))
     imu_state = imu_init(sensors.imu, rng)
     walk = sc.terrain["onboard_error_m_rt_m"] if variant.models_map_error else 0.0
@@ -236,7 +261,7 @@ def _build(sc, seed, perfect_navigation):
     ws = new_world_state(world, x0, imu_state, rng,
                          np.random.Generator(np.random.PCG64(fault_seed)), fault_state(schedule))
     telemetry = np.full((max_steps // telemetry_every + 2, len(TELEMETRY_COLUMNS)), np.nan)
-    return Flight(sc, seed, world, ws, fcfg, fs, onboard, telemetry)
+    return Flight(sc, None, None, world, ws, fcfg, fs, onboard, telemetry)
 
 
 def fly_flight(flight):
@@ -247,7 +272,7 @@ def fly_flight(flight):
     return time.perf_counter() - start
 
 
-def run(scenario, fsw=None, seed=0, dem=None, perfect_navigation=False):
+def run(scenario, fsw=None, seed=0, dem=None, perfect_navigation=False, campaign_index=None):
     """Fly one landing; returns a :class:`~sims.results.RunResult`.
 
     Parameters
@@ -263,11 +288,14 @@ def run(scenario, fsw=None, seed=0, dem=None, perfect_navigation=False):
     perfect_navigation : bool
         Test switch: the flight software's estimate is replaced by the truth after every filter
         step (guidance and control then act on the truth).
+    campaign_index : int, optional
+        Fly run ``campaign_index`` of the campaign seeded ``seed`` (its dispersions drawn),
+        exactly as the campaign flew it.
     """
     from sims.results import result_of
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     sc = sc.with_options(fsw=fsw, dem=dem)
-    flight = build_run(sc, seed, perfect_navigation)
+    flight = build_run(sc, seed, perfect_navigation, campaign_index)
     wall_s = fly_flight(flight)
     return result_of(flight, wall_s)
 

@@ -14,12 +14,14 @@ from gnc.flight_software import VARIANTS
 from gnc.guidance import DEFAULTS as GUIDANCE_DEFAULTS
 from gnc.control import CONTROL_DEFAULTS
 from gnc.validation import check_number
+from sims import dispersions as disp
 from sims.faults import fault_schedule
-from sims.sensors.beams import RANGEFINDER_DEFAULTS, VELOCIMETER_DEFAULTS
-from sims.sensors.imu import DEFAULTS as IMU_DEFAULTS
-from sims.sensors.star_tracker import DEFAULTS as STAR_TRACKER_DEFAULTS
-from sims.sensors.touchdown import DEFAULTS as LEG_DEFAULTS
-from sims.vehicle import DEFAULTS as VEHICLE_DEFAULTS
+from sims.sensors.beams import (RANGEFINDER_DEFAULTS, VELOCIMETER_DEFAULTS, make_rangefinder,
+                                make_velocimeter)
+from sims.sensors.imu import DEFAULTS as IMU_DEFAULTS, make_imu
+from sims.sensors.star_tracker import DEFAULTS as STAR_TRACKER_DEFAULTS, make_star_tracker
+from sims.sensors.touchdown import DEFAULTS as LEG_DEFAULTS, make_touchdown_switches
+from sims.vehicle import DEFAULTS as VEHICLE_DEFAULTS, VEHICLES, vehicle_preset
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 TERRAINS = ("atlas", "atlas-filled", "mare", "sphere")
@@ -30,7 +32,8 @@ _SECTIONS = {
     "initial": dict(altitude_m=15_000.0, ground_speed_m_s=1_700.0, vertical_speed_m_s=0.0,
                     heading_deg=270.0, downrange_m="planned", mass_kg="wet"),
     "target": dict(lat_deg=None, lon_deg=None),
-    "terrain": dict(truth="atlas", onboard="truth", dem=None, onboard_error_m_rt_m="auto"),
+    "terrain": dict(truth="atlas", onboard="truth", dem=None, onboard_error_m_rt_m="auto",
+                    truth_offset_m=0.0),
     "navigation": dict(position_sigma_m=100.0, velocity_sigma_m_s=0.2, attitude_sigma_deg=0.05,
                        cov_rate_hz=10.0),
     "rates": dict(base_hz=100.0, guidance_hz=10.0, telemetry_hz=10.0),
@@ -42,7 +45,10 @@ _TUNING = {"guidance": GUIDANCE_DEFAULTS, "control": CONTROL_DEFAULTS}
 _SENSOR_DEFAULTS = {"imu": IMU_DEFAULTS, "rangefinder": RANGEFINDER_DEFAULTS,
                     "velocimeter": VELOCIMETER_DEFAULTS, "star_tracker": STAR_TRACKER_DEFAULTS,
                     "legs": LEG_DEFAULTS}
-_TOP = ("name", "description", "fsw", "vehicle", "sensors", "faults", *_SECTIONS, *_TUNING)
+_SENSOR_MAKERS = {"imu": make_imu, "rangefinder": make_rangefinder, "velocimeter": make_velocimeter,
+                  "star_tracker": make_star_tracker, "legs": make_touchdown_switches}
+_TOP = ("name", "description", "fsw", "vehicle", "sensors", "faults", "dispersions", *_SECTIONS,
+        *_TUNING)
 _FAULT_CHANNELS = {"gyro": 3, "accel": 3, "star_tracker": 4}
 
 
@@ -65,6 +71,16 @@ class Scenario:
     limits: dict
     guidance: dict = field(default_factory=dict)
     control: dict = field(default_factory=dict)
+    dispersions: tuple = ()       # sims.dispersions.Dispersion, drawn per campaign run
+    data: dict = field(default_factory=dict, repr=False)   # the tables it was parsed from
+
+    def draw(self, campaign_seed, index):
+        """Run ``index`` of a campaign: ``({path: drawn value}, the scenario with them set)``."""
+        values = {d.path: d.draw(campaign_seed, index) for d in self.dispersions}
+        data = disp.apply(self.source, self.data, values, _defaults(self.data))
+        drawn = _parse(data, self.source, dispersed=False)
+        return values, replace(drawn, fsw=self.fsw, terrain={**drawn.terrain,
+                                                            "dem": self.terrain["dem"]})
 
     def with_options(self, fsw=None, dem=None):
         """A copy flown by another variant and/or over a DEM as truth terrain."""
@@ -153,8 +169,39 @@ def _numbers(src, section, values, defaults, special=()):
             check_number(f"{src}: {section}", key, value)
 
 
+def _defaults(data):
+    """Every parameter's default by section (``sensors.NAME`` per sensor): what a dispersion's
+    path may name."""
+    preset = data.get("vehicle", {}).get("preset", "hakuto-r")
+    out = {**_SECTIONS, **_TUNING, "vehicle": VEHICLES.get(preset, VEHICLE_DEFAULTS),
+           "faults": dict(channel=-1, start_s=0.0, end_s=0.0, magnitude=0.0, period_s=0.0)}
+    out.update({f"sensors.{name}": defaults for name, defaults in _SENSOR_DEFAULTS.items()})
+    return out
+
+
+def _check_dispersions(src, data, scenario):
+    """Validate ``[dispersions]``: each path a numeric parameter, and the scenario valid at the
+    extremes of each distribution (``mean ± 5 sigma`` for a normal)."""
+    found = disp.parse_dispersions(src, data.get("dispersions", {}))
+    defaults = _defaults(data)
+    disp.check_paths(src, data, found, defaults)
+    for d in found:
+        for value in d.extremes():
+            try:
+                _parse(disp.apply(src, data, {d.path: value}, defaults), src, dispersed=False)
+            except ValueError as exc:
+                reason = str(exc).removeprefix(f"{src}: ")
+                raise ValueError(f"{src}: dispersions.{d.path}: the {d.dist} distribution reaches "
+                                 f"{value:g} {d.unit}, where {reason}") from None
+    return replace(scenario, dispersions=found, data=data)
+
+
 def parse_scenario(data, src="scenario"):
-    """Validate a scenario given as plain data (the TOML's tables)."""
+    """Validate a scenario given as plain data (the TOML's tables), dispersions included."""
+    return _parse(data, src, dispersed=True)
+
+
+def _parse(data, src, dispersed):
     _check_keys(src, "scenario", data, _TOP)
     for key in ("name", "description"):
         if not isinstance(data.get(key, ""), str):
@@ -210,13 +257,27 @@ def parse_scenario(data, src="scenario"):
         fault_schedule(faults, channels)
     except ValueError as exc:
         raise ValueError(f"{src}: {exc}") from None
-    return Scenario(
+    scenario = Scenario(
         name=data.get("name", Path(src).stem), description=data.get("description", ""),
         source=src, fsw=_check_fsw(src, data.get("fsw", "fixed")), vehicle=dict(vehicle),
         initial=sections["initial"], target=sections["target"], terrain=sections["terrain"],
         sensors=sensors, faults=list(faults), navigation=sections["navigation"],
         rates=rates, stop=sections["stop"], limits=sections["limits"],
-        guidance=dict(data.get("guidance", {})), control=dict(data.get("control", {})))
+        guidance=dict(data.get("guidance", {})), control=dict(data.get("control", {})),
+        data=data)
+    _check_hardware(src, scenario)
+    return _check_dispersions(src, data, scenario) if dispersed else scenario
+
+
+def _check_hardware(src, scenario):
+    """Build the vehicle and the sensors once, so their parameters are checked with the rest."""
+    try:
+        vehicle_preset(scenario.vehicle.get("preset", "hakuto-r"),
+                       **{k: v for k, v in scenario.vehicle.items() if k != "preset"})
+        for name, overrides in scenario.sensors.items():
+            _SENSOR_MAKERS[name](**overrides)
+    except ValueError as exc:
+        raise ValueError(f"{src}: {exc}") from None
 
 
 def _check_positive(src, section, values):
@@ -250,6 +311,7 @@ def _check_terrain(src, terrain):
     if terrain["onboard_error_m_rt_m"] == "auto":
         terrain["onboard_error_m_rt_m"] = 0.0 if terrain["onboard"] == "truth" else 3.0
     check_number(f"{src}: terrain", "onboard_error_m_rt_m", terrain["onboard_error_m_rt_m"], 0.0)
+    check_number(f"{src}: terrain", "truth_offset_m", terrain["truth_offset_m"], -5_000.0, 5_000.0)
 
 
 def _sensors(src, given):
