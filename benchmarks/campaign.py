@@ -1,5 +1,5 @@
 """Campaign throughput: landings per second of atlas-nominal (full closed loop, dispersed) on one
-worker and on all cores, in the same process, and the workers' peak memory for two campaign
+worker and on all cores (processes, and threads of one process), in the same process, and the workers' peak memory for two campaign
 sizes (flat memory: a worker holds one run's telemetry at a time, the parent only a tally).
 
 Usage: python benchmarks/campaign.py [--json] [--runs N] [--workers K]
@@ -27,8 +27,9 @@ def _children_peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
 
 
-def _campaign(scenario, runs, workers, folder):
-    c = run_campaign(scenario, runs, folder, seed=1, workers=workers, progress=False, plots=False)
+def _campaign(scenario, runs, workers, folder, parallel="processes"):
+    c = run_campaign(scenario, runs, folder, seed=1, workers=workers, parallel=parallel,
+                     progress=False, plots=False)
     e = c.summary["execution"]
     simulated_s = float(c.column("simulated_time_s").mean())
     return e["runs_per_s"], simulated_s
@@ -43,13 +44,14 @@ def measure(runs=16, workers=None, scenario="atlas-nominal"):
     with tempfile.TemporaryDirectory() as tmp:
         one, simulated_s = _campaign(sc, max(2, runs // workers), 1, Path(tmp) / "one")
         parallel, _ = _campaign(sc, runs, workers, Path(tmp) / "all")
+        threads, _ = _campaign(sc, runs, workers, Path(tmp) / "threads", "threads")
         rss_small = _children_peak_rss_mb()
         _campaign(sc, 2 * runs, workers, Path(tmp) / "twice")
         rss_large = _children_peak_rss_mb()
     per_600_s = parallel * simulated_s / 600.0
     return {"scenario": scenario, "workers": workers, "runs": runs,
             "mean_simulated_s": simulated_s, "runs_per_s": parallel, "runs_per_s_1worker": one,
-            "scaling": parallel / one, "runs_per_s_600s_descent": per_600_s,
+            "scaling": parallel / one, "runs_per_s_threads": threads, "runs_per_s_600s_descent": per_600_s,
             "peak_rss_mb": rss_large, "peak_rss_mb_half_the_runs": rss_small,
             "parent_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
             "target_runs_per_s_600s": TARGET_RUNS_PER_S}
@@ -67,7 +69,8 @@ def main():
         return
     print(f"campaign throughput, {r['scenario']} ({r['mean_simulated_s']:.0f} s descents)")
     print(f"  1 worker        {r['runs_per_s_1worker']:6.2f} runs/s")
-    print(f"  {r['workers']} workers       {r['runs_per_s']:6.2f} runs/s   scaling {r['scaling']:.2f}")
+    print(f"  {r['workers']} processes     {r['runs_per_s']:6.2f} runs/s   scaling {r['scaling']:.2f}")
+    print(f"  {r['workers']} threads       {r['runs_per_s_threads']:6.2f} runs/s")
     print(f"  as 600 s descents {r['runs_per_s_600s_descent']:6.2f} runs/s   (target "
           f"{TARGET_RUNS_PER_S:.0f} on 2 cores)")
     print(f"  peak worker memory {r['peak_rss_mb']:.0f} MB after {3 * r['runs']} runs on all "

@@ -134,7 +134,7 @@ def _batches(todo, workers):
 
 
 def run_campaign(scenario, runs, out, seed=0, fsw=None, dem=None, workers=None, scheduler=None,
-                 dask_local=None, progress=True, plots=True):
+                 dask_local=None, parallel="processes", progress=True, plots=True):
     """Fly (or resume) a campaign of ``runs`` dispersed landings; returns a :class:`Campaign`.
 
     Parameters
@@ -155,6 +155,9 @@ def run_campaign(scenario, runs, out, seed=0, fsw=None, dem=None, workers=None, 
         Address of a Dask scheduler (``tcp://HOST:PORT``) to run the batches on.
     dask_local : int, optional
         Start a local Dask cluster of this many worker processes instead.
+    parallel : {"processes", "threads"}
+        How local workers run: a process pool (the default, the faster on the benchmark) or
+        threads of this process.
     progress, plots : bool
         Show a progress bar; write the figures at the end.
     """
@@ -168,7 +171,7 @@ def run_campaign(scenario, runs, out, seed=0, fsw=None, dem=None, workers=None, 
     out = Path(out)
     ident = identity(sc, seed)
     table_schema = schema([d.path for d in sc.dispersions])
-    executor = executor_for(workers, scheduler, dask_local)   # fails before anything is written
+    executor = executor_for(workers, scheduler, dask_local, parallel)   # fails before anything is written
     _claim(out, ident)
     chunks = out / "chunks"
     chunks.mkdir(exist_ok=True)

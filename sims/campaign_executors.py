@@ -7,21 +7,24 @@ compiling it.
 """
 import multiprocessing
 import os
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 
 from sims.campaign_rows import fly_batch
 
 
-def executor_for(workers=None, scheduler=None, dask_local=None):
-    """The executor the command line's options ask for (checked before anything is written)."""
+def executor_for(workers=None, scheduler=None, dask_local=None, parallel="processes"):
+    """The executor the command line's options ask for (checked before anything is written);
+    ``parallel`` picks local processes or threads (see ``benchmarks/campaign.py``)."""
     if scheduler is not None and dask_local is not None:
         raise ValueError("--scheduler and --dask-local: give one or the other")
     if scheduler is not None or dask_local is not None:
         if dask_local is not None and (isinstance(dask_local, bool) or dask_local < 1):
             raise ValueError(f"--dask-local = {dask_local!r}: must be >= 1 workers")
         return DaskExecutor(scheduler, dask_local)
+    if parallel not in LOCAL:
+        raise ValueError(f"--parallel = {parallel!r}: must be one of {', '.join(LOCAL)}")
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
-    return SerialExecutor() if workers == 1 else PoolExecutor(workers)
+    return SerialExecutor() if workers == 1 else LOCAL[parallel](workers)
 
 
 def warm_up(scenario, seed):
@@ -66,17 +69,32 @@ class PoolExecutor:
             self._pool.shutdown(wait=True, cancel_futures=True)
         return False
 
+    def _new_pool(self):
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+
     def map_batches(self, scenario, seed, batches):
         if not batches:
             return
         warm_up(scenario, seed)
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+        self._pool = self._new_pool()
         pending = {self._pool.submit(fly_batch, scenario, seed, batch) for batch in batches}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 yield future.result()
+
+
+class ThreadExecutor(PoolExecutor):
+    """Threads of this process: the compiled flight releases the GIL, so runs overlap; building
+    a run and making its row hold it."""
+    name = "threads"
+
+    def _new_pool(self):
+        return ThreadPoolExecutor(self.workers)
+
+
+LOCAL = {"processes": PoolExecutor, "threads": ThreadExecutor}
 
 
 class DaskExecutor:

@@ -77,7 +77,9 @@ def _parser():
     campaign.add_argument("--dem", metavar="PATH", help="DEM .npz as truth terrain")
     campaign.add_argument("--out", metavar="DIR",
                           help="output folder (default: runs/campaign-SCENARIO-FSW-SEED)")
-    campaign.add_argument("--workers", type=int, metavar="K", help="local worker processes (default: all cores)")
+    campaign.add_argument("--workers", type=int, metavar="K", help="local workers (default: all cores)")
+    campaign.add_argument("--parallel", choices=("processes", "threads"), default="processes",
+                          help="local workers as processes (default) or threads of this process")
     where = campaign.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address, e.g. tcp://HOST:8786")
     where.add_argument("--dask-local", type=int, metavar="N", help="start a local Dask cluster of N workers")
@@ -146,7 +148,7 @@ def _campaign(args):
     scenario = load_scenario(args.scenario).with_options(fsw=args.fsw, dem=args.dem)
     out = args.out or f"runs/campaign-{scenario.name}-{scenario.fsw}-{args.seed}"
     campaign = run_campaign(scenario, args.runs, out, seed=args.seed, workers=args.workers,
-                            scheduler=args.scheduler, dask_local=args.dask_local,
+                            scheduler=args.scheduler, dask_local=args.dask_local, parallel=args.parallel,
                             progress=not args.no_progress, plots=not args.no_plots)
     print(format_campaign(campaign.summary))
     print(f"wrote {out}/: runs.parquet, summary.json" + ("" if args.no_plots else ", figures (*.png)"))

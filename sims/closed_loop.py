@@ -338,9 +338,10 @@ def loop_step(world, ws, fcfg, fs, terrain_map, tel):
     return int(st[W_OUTCOME])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def fly(world, ws, fcfg, fs, terrain_map, tel):
-    """Run :func:`loop_step` until the outcome is decided; returns it."""
+    """Run :func:`loop_step` until the outcome is decided; returns it. Releases the GIL: runs
+    in separate threads fly in parallel (each with its own state and generators)."""
     outcome = RUNNING
     while outcome == RUNNING:
         outcome = loop_step(world, ws, fcfg, fs, terrain_map, tel)

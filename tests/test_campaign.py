@@ -68,10 +68,11 @@ def serial(short, tmp_path_factory):
     return run_campaign(short, RUNS, out, seed=4, workers=1, progress=False)
 
 
-def test_same_table_on_one_worker_two_processes_and_dask(serial, short, tmp_path):
-    _same(_rows(serial.out / "runs.parquet"), _rows(
-        run_campaign(short, RUNS, tmp_path / "pool", seed=4, workers=2, progress=False,
-                     plots=False).out / "runs.parquet"))
+def test_same_table_on_one_worker_two_processes_two_threads_and_dask(serial, short, tmp_path):
+    for parallel in ("processes", "threads"):
+        _same(_rows(serial.out / "runs.parquet"), _rows(
+            run_campaign(short, RUNS, tmp_path / parallel, seed=4, workers=2, parallel=parallel,
+                         progress=False, plots=False).out / "runs.parquet"))
     pytest.importorskip("dask.distributed")
     _same(_rows(serial.out / "runs.parquet"), _rows(
         run_campaign(short, RUNS, tmp_path / "dask", seed=4, dask_local=2, progress=False,
