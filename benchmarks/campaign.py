@@ -44,10 +44,10 @@ def measure(runs=16, workers=None, scenario="atlas-nominal"):
     with tempfile.TemporaryDirectory() as tmp:
         one, simulated_s = _campaign(sc, max(2, runs // workers), 1, Path(tmp) / "one")
         parallel, _ = _campaign(sc, runs, workers, Path(tmp) / "all")
-        threads, _ = _campaign(sc, runs, workers, Path(tmp) / "threads", "threads")
         rss_small = _children_peak_rss_mb()
         _campaign(sc, 2 * runs, workers, Path(tmp) / "twice")
         rss_large = _children_peak_rss_mb()
+        threads, _ = _campaign(sc, runs, workers, Path(tmp) / "threads", "threads")
     per_600_s = parallel * simulated_s / 600.0
     return {"scenario": scenario, "workers": workers, "runs": runs,
             "mean_simulated_s": simulated_s, "runs_per_s": parallel, "runs_per_s_1worker": one,

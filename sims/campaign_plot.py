@@ -130,7 +130,7 @@ def plot_roc(healthy_campaign, faulty_campaign, path):
     thresholds, false_rejection, missed = roc_points(healthy, faulty)
     fig, ax = plt.subplots(figsize=(6, 5.5), constrained_layout=True)
     ax.plot(false_rejection, missed, color="tab:blue", marker=".", ms=4)
-    for tau in (3.0, 5.0, 10.0, 100.0):
+    for tau in (3.0, 10.0, 100.0):
         k = int(np.argmin(np.abs(thresholds - tau)))
         ax.annotate(f"{thresholds[k]:.3g} sigma", (false_rejection[k], missed[k]), fontsize=8,
                     xytext=(5, 5), textcoords="offset points")
