@@ -28,6 +28,12 @@ def figures_outside_band(name, runs):
     return out
 
 
+def inside_counts(name, runs):
+    """``{label: number of runs inside the band}`` of every published figure."""
+    return {f.label: sum(f.low <= f.measure(r) <= f.high for r in runs)
+            for f in REPLAYS[name].figures}
+
+
 def not_landed(runs, max_vertical_m_s=None):
     """Seeds of the runs that did not land (or touched down faster than ``max_vertical_m_s``)."""
     limit = np.inf if max_vertical_m_s is None else max_vertical_m_s
