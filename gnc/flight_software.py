@@ -8,8 +8,10 @@ propellant booking every step.
 
 A variant (:data:`VARIANTS`) is a configuration of the same code: which plausibility checks the
 filter runs, how it weighs the rangefinder, whether it lets its map's stated error grow along the
-track (the terrain walk, given by the map) or trusts the map as exact, and its mode logic. ``fixed`` is the corrected software; the ``legacy_*`` variants fly as the failed missions
-did.
+track (the terrain walk, given by the map) or trusts the map as exact, which sensors it is
+configured to ignore, whether it verifies that configuration against the sensors fitted, and its
+mode logic (:mod:`gnc.modes`). ``fixed`` is the corrected software; the ``legacy_*`` variants fly
+as the failed missions did.
 """
 from typing import NamedTuple
 
@@ -17,11 +19,16 @@ import numpy as np
 from numba import njit
 
 from gnc.control import attitude_torque, engine_commands, mass_flow_kg_s
-from gnc.eskf import QUAT
+from gnc.eskf import E_ATT, ERROR_SIZE, QUAT
 from gnc.guidance import approach_duration_s, terminal_acceleration, zem_zev_to
-from gnc.modes import (APPROACH, BRAKING, CONTRADICTION, GATE_TIME, MODE_EVENT_COLUMNS, SHUTDOWN,
-                       TERMINAL, TERMINAL_GATE, any_leg_closed, touchdown_decision)
-from gnc.navigation import ST_OFFSET, ST_OMEGA, ST_T, nav_altitude
+from gnc.modes import (APPROACH, BRAKING, CONTRADICTION, FIX_MISSING, FIX_REGAINED, GATE_TIME,
+                       GYRO_SATURATION, MODE_EVENT_COLUMNS, RANGEFINDER_ALTITUDE, REALIGNMENT,
+                       SHUTDOWN, TERMINAL, TERMINAL_GATE, any_leg_closed, range_cutoff,
+                       touchdown_decision)
+from gnc.navigation import (RANGEFINDER, STAR_TRACKER, ST_OFFSET, ST_OMEGA, ST_T, VELOCIMETER_RANGE,
+                            nav_altitude)
+from gnc.plausibility import ACCEPT, REANCHOR
+from gnc.quaternion import rotate_xyz
 from gnc.sensor_log import nav_step
 
 
@@ -33,20 +40,41 @@ class Variant(NamedTuple):
     rangefinder: dict             # overrides of the rangefinder's datasheet as the software uses it
     modes: dict                   # overrides of gnc.modes.MODE_DEFAULTS
     ignore: tuple = ()            # channels the filter is configured not to use
+    verify_sensors: bool = False  # refuse, before flight, a configuration that ignores a sensor
 
+
+_AS_FLOWN = dict(plausible_height_m=np.inf, contradiction_s=np.inf, range_cutoff_m=-np.inf,
+                 fix_expected_m=0.0, realign_after_saturation=False)
+"""Mode logic without any of the fixed software's defences; each legacy variant adds its flaw."""
 
 VARIANTS = {
     "fixed": Variant(
         "corrected: chi-square gates that widen as the map ages, terrain re-anchoring, rate and "
-        "scatter consistency, never a latch; plausible-altitude touchdown; contradiction recovery",
-        {}, True, {}, {}),
+        "scatter consistency, never a latch; plausible-altitude touchdown; contradiction recovery; "
+        "a slower descent when no altitude fix comes; gyro-saturation re-alignment; checked "
+        "rangefinder altitude; sensor configuration verified",
+        {}, True, {}, {}, verify_sensors=True),
     "legacy_m1": Variant(
         "HAKUTO-R Mission 1 as flown: an altitude sensor rejected when |measured - estimated| > "
         "1 km, latched for good; touchdown awaited indefinitely",
         {"rangefinder": ("legacy_m1", {"threshold_m": 1000.0}),
          "velocimeter_range": ("legacy_m1", {"threshold_m": 1000.0})},
-        False, {"noise_floor_m": 150.0},
-        {"plausible_height_m": np.inf, "contradiction_s": np.inf}),
+        False, {"noise_floor_m": 150.0}, _AS_FLOWN),
+    "legacy_mpl": Variant(
+        "Mars Polar Lander as flown: a leg indication seen before the touchdown monitor is "
+        "enabled (40 m) is latched and cuts the engine once it is",
+        {}, True, {}, {**_AS_FLOWN, "monitor_altitude_m": 40.0, "latch_before_monitor": True}),
+    "legacy_im1": Variant(
+        "IM-1 Odysseus as flown: the velocimeter's ranges ignored by a configuration flag the "
+        "patch missed; altitude from the inertial estimate",
+        {}, True, {}, _AS_FLOWN, ignore=("velocimeter_range",)),
+    "legacy_m2": Variant(
+        "ispace Mission 2 as modelled: trusts its inertial altitude until the rangefinder appears",
+        {}, True, {}, _AS_FLOWN),
+    "legacy_schiaparelli": Variant(
+        "Schiaparelli as flown (lunar analogue): integrates a saturated gyro; cuts the engine when "
+        "the slant range projected with its attitude says it is down, negative or not",
+        {}, True, {}, {**_AS_FLOWN, "range_cutoff_m": 1.0, "range_cutoff_checked": False}),
 }
 """Flight-software variants by name."""
 
@@ -61,12 +89,21 @@ def get_variant(name):
 
 (V_MODE, V_PHASE_END_S, V_MASS_KG, V_ALT_M, V_ALT_SIGMA_M, V_MAIN_N, V_THRUSTERS, V_THROTTLE,
  V_TORQUE, V_ATT_ERR_RAD, V_ACCEL_I, V_LATCHED, V_GROUNDED_S, V_CUTOFF_S, V_MODE_EVENTS,
- V_STEP, VARS_SIZE) = 0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 15, 16, 17, 18, 19, 20
+ V_STEP, V_RANGE_ALT_M, V_FIXES, V_LAST_FIX_S, V_DEGRADED, V_GYRO_LAST, V_GYRO_STATE,
+ V_ST_ACCEPTED, VARS_SIZE) = (0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22,
+                              23, 24, 27, 28, 29)
 """Layout of ``FswState.vars``: mode, end time of the current ZEM/ZEV phase, booked mass, last
 estimated altitude and its σ, main-engine command (N), thrusters' fraction, throttle, torque
 command (3), attitude error, guidance's thrust acceleration (inertial, 3), latched leg
 indication, time the feet have been estimated on the ground, cut-off time, mode events logged,
-steps flown."""
+steps flown, altitude from the latest rangefinder sample (projected with the estimated
+attitude), altitude fixes accepted and the time of the latest, degraded guidance flag, last
+unsaturated gyro increment (3), gyro state (:data:`GYRO_OK`, ...), star-tracker acceptances
+counted when the saturation ended."""
+GYRO_OK, GYRO_SATURATED, GYRO_SUSPECT = 0.0, 1.0, 2.0
+REALIGN_SIGMA_RAD = 0.2
+"""1σ per axis the attitude is opened to after a gyro saturation: the error a held rate can build
+over a saturation of about a second in a manoeuvre of a few degrees per second, with margin."""
 MAX_MODE_EVENTS = 64
 
 
@@ -78,6 +115,7 @@ class FswConfig(NamedTuple):
     control: object               # gnc.control.ControlParams
     modes: object                 # gnc.modes.ModeParams
     guidance_every: int           # base steps per guidance cycle
+    gyro_range_rad_s: float       # the gyros' full scale (datasheet): a reading there is saturated
 
 
 class FswState(NamedTuple):
@@ -97,14 +135,55 @@ def fsw_init(cfg, nav_state, frame, n_legs):
     v[V_MASS_KG] = cfg.vehicle.mass_initial_kg
     v[V_CUTOFF_S] = np.nan
     v[V_ALT_M] = np.nan
+    v[V_RANGE_ALT_M] = np.nan
+    v[V_LAST_FIX_S] = -np.inf
     events = np.full((MAX_MODE_EVENTS, len(MODE_EVENT_COLUMNS)), np.nan)
     return FswState(nav_state, v, events, frame, np.zeros(n_legs))
 
 
 @njit(cache=True)
 def fsw_navigate(cfg, st, terrain_map):
-    """The navigation filter over this step's samples."""
+    """The navigation filter over this step's samples (with gyro-saturation handling if the
+    variant has it)."""
+    realign = cfg.modes.realign_after_saturation
+    if realign:
+        _hold_saturated_gyro(cfg, st)
     nav_step(cfg.nav, st.nav, terrain_map, st.frame, 0)
+    v = st.vars
+    if realign and v[V_GYRO_STATE] == GYRO_SUSPECT and st.nav.counts[STAR_TRACKER, ACCEPT] > v[V_ST_ACCEPTED]:
+        v[V_GYRO_STATE] = GYRO_OK
+        _log_mode(st, st.nav.status[ST_T], v[V_MODE], REALIGNMENT)
+
+
+@njit(cache=True, error_model='numpy')
+def _hold_saturated_gyro(cfg, st):
+    """Replace a gyro increment at full scale by the channel's last unsaturated one; when the
+    saturation ends, open the attitude covariance so the next star-tracker sample re-aligns."""
+    v, nav = st.vars, st.nav
+    limit = cfg.gyro_range_rad_s * cfg.nav.imu_dt_s * (1.0 - 1e-9)
+    saturated = False
+    for a in range(3):
+        d = st.frame.imu[0, a]
+        if abs(d) >= limit:
+            saturated = True
+            st.frame.imu[0, a] = v[V_GYRO_LAST + a]
+        else:
+            v[V_GYRO_LAST + a] = d
+    t_s = nav.status[ST_T] + cfg.nav.imu_dt_s
+    if saturated:
+        if v[V_GYRO_STATE] != GYRO_SATURATED:
+            _log_mode(st, t_s, v[V_MODE], GYRO_SATURATION)
+        v[V_GYRO_STATE] = GYRO_SATURATED
+    elif v[V_GYRO_STATE] == GYRO_SATURATED:
+        for i in range(ERROR_SIZE):
+            for j in range(3):
+                nav.P[i, E_ATT + j] = 0.0
+                nav.P[E_ATT + j, i] = 0.0
+        for j in range(3):
+            nav.P[E_ATT + j, E_ATT + j] = REALIGN_SIGMA_RAD ** 2
+        nav.check_state[STAR_TRACKER, :, :] = 0.0
+        v[V_ST_ACCEPTED] = nav.counts[STAR_TRACKER, ACCEPT]
+        v[V_GYRO_STATE] = GYRO_SUSPECT
 
 
 @njit(cache=True)
@@ -120,6 +199,48 @@ def _log_mode(st, t_s, mode_to, reason):
 
 
 @njit(cache=True, error_model='numpy')
+def _altitude_fix(cfg, st, t_s, alt):
+    """Whether guidance must fly degraded: in braking or approach, below the altitude where an
+    altitude sensor is expected, with none accepted for the timeout; it stays so until one is
+    accepted. Logs the change either way."""
+    v, counts, m = st.vars, st.nav.counts, cfg.modes
+    fixes = (counts[RANGEFINDER, ACCEPT] + counts[RANGEFINDER, REANCHOR]
+             + counts[VELOCIMETER_RANGE, ACCEPT] + counts[VELOCIMETER_RANGE, REANCHOR])
+    new_fix = fixes != v[V_FIXES]
+    if new_fix:
+        v[V_FIXES] = fixes
+        v[V_LAST_FIX_S] = t_s
+    mode = int(v[V_MODE])
+    flying = mode == BRAKING or mode == APPROACH
+    if v[V_DEGRADED] > 0.0:                  # until a fix comes, whatever the estimate says
+        degraded = flying and not new_fix
+    else:
+        degraded = (flying and 0.0 < m.fix_expected_m and alt < m.fix_expected_m
+                    and t_s - v[V_LAST_FIX_S] > m.fix_timeout_s)
+    if degraded != (v[V_DEGRADED] > 0.0):
+        _log_mode(st, t_s, mode, FIX_MISSING if degraded else FIX_REGAINED)
+        v[V_DEGRADED] = 1.0 if degraded else 0.0
+    return degraded
+
+
+@njit(cache=True, error_model='numpy')
+def _range_altitude(cfg, st):
+    """``(altitude_m, sigma_m)`` of this step's first rangefinder beam: its slant range projected
+    on the estimated local vertical with the estimated attitude (NaN without a valid sample)."""
+    f, rf, x = st.frame, cfg.nav.rangefinder, st.nav.x
+    if not (f.rangefinder_due[0] and rf.beams_b.shape[0] > 0 and f.rangefinder_valid[0, 0]):
+        return np.nan, np.nan
+    rho = f.rangefinder_m[0, 0]
+    qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
+    dx, dy, dz = rotate_xyz(qw, qx, qy, qz, rf.beams_b[0, 0], rf.beams_b[0, 1], rf.beams_b[0, 2])
+    lx, ly, lz = rotate_xyz(qw, qx, qy, qz, rf.pos_b_m[0], rf.pos_b_m[1], rf.pos_b_m[2])
+    r = np.sqrt(x[0] ** 2 + x[1] ** 2 + x[2] ** 2)
+    ux, uy, uz = x[0] / r, x[1] / r, x[2] / r
+    alt = -rho * (dx * ux + dy * uy + dz * uz) - (lx * ux + ly * uy + lz * uz)
+    return alt, rf.noise_floor_m + rf.noise_fraction * rho
+
+
+@njit(cache=True, error_model='numpy')
 def _guide(cfg, st, terrain_map, t_s, dt_s):
     """Mode transitions and the guidance's thrust acceleration, once per guidance cycle."""
     v, nav, g = st.vars, st.nav, cfg.guidance
@@ -129,10 +250,12 @@ def _guide(cfg, st, terrain_map, t_s, dt_s):
     mode = int(v[V_MODE])
     if mode == BRAKING and t_s >= v[V_PHASE_END_S] - g.switch_tgo_s:
         _log_mode(st, t_s, APPROACH, GATE_TIME)
-        v[V_PHASE_END_S] = t_s + approach_duration_s(cfg.nav.moon, g, nav.x, alt)
+        v[V_PHASE_END_S] = t_s + approach_duration_s(
+            cfg.nav.moon, g, nav.x, alt - cfg.modes.degraded_sigmas * sigma * v[V_DEGRADED])
     elif mode == APPROACH and t_s >= v[V_PHASE_END_S] - g.switch_tgo_s:
         _log_mode(st, t_s, TERMINAL, TERMINAL_GATE)
     mode = int(v[V_MODE])
+    margin = cfg.modes.degraded_sigmas * sigma if _altitude_fix(cfg, st, t_s, alt) else 0.0
     if mode == TERMINAL:
         if alt - g.leg_height_m <= 0.0 and not any_leg_closed(st.legs):
             v[V_GROUNDED_S] += dt_s
@@ -144,11 +267,11 @@ def _guide(cfg, st, terrain_map, t_s, dt_s):
             v[V_GROUNDED_S] = 0.0
     x = nav.x
     if mode == BRAKING:
-        a = zem_zev_to(cfg.nav.moon, g, x, t_s, v[V_PHASE_END_S], offset, g.gate_height_m,
-                       g.gate_downrange_m, g.gate_speed_m_s, g.gate_descent_m_s)
+        a = zem_zev_to(cfg.nav.moon, g, x, t_s, v[V_PHASE_END_S], offset + margin,
+                       g.gate_height_m, g.gate_downrange_m, g.gate_speed_m_s, g.gate_descent_m_s)
     elif mode == APPROACH:
-        a = zem_zev_to(cfg.nav.moon, g, x, t_s, v[V_PHASE_END_S], offset, g.terminal_height_m,
-                       0.0, 0.0, g.terminal_descent_m_s)
+        a = zem_zev_to(cfg.nav.moon, g, x, t_s, v[V_PHASE_END_S], offset + margin,
+                       g.terminal_height_m, 0.0, 0.0, g.terminal_descent_m_s)
     elif mode == TERMINAL:
         a = terminal_acceleration(cfg.nav.moon, g, x, alt)
     else:
@@ -168,10 +291,17 @@ def fsw_command(cfg, st, terrain_map):
     if step % cfg.guidance_every == 0:
         _guide(cfg, st, terrain_map, t_s, dt_s * cfg.guidance_every)
     if int(v[V_MODE]) != SHUTDOWN:
-        down, latched, reason = touchdown_decision(
-            cfg.modes, st.legs, v[V_LATCHED] > 0.0, v[V_ALT_M] - cfg.guidance.leg_height_m,
-            v[V_ALT_SIGMA_M])
+        legs_m = cfg.guidance.leg_height_m
+        nav_feet_m = v[V_ALT_M] - legs_m
+        down, latched, reason = touchdown_decision(cfg.modes, st.legs, v[V_LATCHED] > 0.0,
+                                                   nav_feet_m, v[V_ALT_SIGMA_M])
         v[V_LATCHED] = 1.0 if latched else 0.0
+        range_alt, range_sigma = _range_altitude(cfg, st)
+        if np.isfinite(range_alt):
+            v[V_RANGE_ALT_M] = range_alt
+            if not down and range_cutoff(cfg.modes, range_alt - legs_m, range_sigma, nav_feet_m,
+                                         v[V_ALT_SIGMA_M]):
+                down, reason = True, RANGEFINDER_ALTITUDE
         if down:
             _log_mode(st, t_s, SHUTDOWN, reason)
             v[V_CUTOFF_S] = t_s

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 import sims
 from gnc._numba_cache import source_digest
-from sims.campaign_rows import fly_batch, schema
+from sims.campaign_rows import schema
 from sims.campaign_stats import summarize_table
 from sims.results import write_atomic
 from sims.scenario import Scenario, load_scenario

@@ -20,12 +20,12 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from gnc.flight_software import (V_ATT_ERR_RAD, V_CUTOFF_S, V_MAIN_N, V_MODE, V_THROTTLE,
-                                 V_THRUSTERS, V_TORQUE, V_ALT_M, V_ALT_SIGMA_M,
+from gnc.flight_software import (V_ATT_ERR_RAD, V_CUTOFF_S, V_MAIN_N, V_MODE, V_RANGE_ALT_M,
+                                 V_THROTTLE, V_THRUSTERS, V_TORQUE, V_ALT_M, V_ALT_SIGMA_M,
                                  fsw_command, fsw_navigate)
 from gnc.moon import ground_speeds, latlon_xyz, rotation_angle_rad
 from gnc.navigation import ST_OFFSET
-from gnc.quaternion import rotate_xyz
+from gnc.quaternion import mult_xyz, rotate_xyz
 from gnc.terrain import clearance_xyz, height_m
 from sims.dynamics import (CMD_THRUST, CMD_THRUSTERS, CMD_TORQUE, MASS, POS, QUAT, RATE, THRUST,
                            VEL, command_size, rk4_step, rk4_work, specific_force_xyz)
@@ -48,14 +48,18 @@ TELEMETRY_COLUMNS = (
     "nav_vertical_speed_m_s", "true_horizontal_speed_m_s", "nav_horizontal_speed_m_s", "throttle",
     "main_thrust_n", "thrusters_fraction", "mass_kg", "propellant_kg", "attitude_error_deg",
     "tilt_deg", "mode", "faults_active", "nav_position_error_m", "lat_deg", "lon_deg",
-    "distance_to_target_m", "footprint_lat_deg", "footprint_lon_deg", "footprint_height_m")
+    "distance_to_target_m", "footprint_lat_deg", "footprint_lon_deg", "footprint_height_m",
+    "rangefinder_altitude_m", "nav_attitude_error_deg")
 """Telemetry columns: speeds over the ground, vertical positive up; ``mode`` indexes
 :data:`gnc.modes.MODES`; ``faults_active`` counts the schedule's entries active at ``t_s``;
 ``footprint_*`` is where the rangefinder's first beam met the true ground at its latest sample,
-and the ground's height there (NaN when it hit nothing)."""
+and the ground's height there (NaN when it hit nothing); ``rangefinder_altitude_m`` the flight
+software's altitude from its latest rangefinder sample, the slant range projected with its
+attitude estimate; ``nav_attitude_error_deg`` the angle between estimated and true attitude."""
 (T_T, T_TRUE_ALT, T_NAV_ALT, T_NAV_SIGMA, T_TRUE_VS, T_NAV_VS, T_TRUE_HS, T_NAV_HS, T_THROTTLE,
  T_MAIN, T_THRUSTERS, T_MASS, T_PROPELLANT, T_ATT_ERR, T_TILT, T_MODE, T_FAULTS, T_NAV_ERR, T_LAT,
- T_LON, T_TARGET, T_FOOT_LAT, T_FOOT_LON, T_FOOT_HEIGHT) = range(len(TELEMETRY_COLUMNS))
+ T_LON, T_TARGET, T_FOOT_LAT, T_FOOT_LON, T_FOOT_HEIGHT, T_RANGE_ALT, T_NAV_ATT_ERR) = range(
+    len(TELEMETRY_COLUMNS))
 
 (W_T, W_STEPS, W_OUTCOME, W_REASON, W_TD_T, W_TD_VS, W_TD_HS, W_TD_TILT, W_TD_SPEED, W_TD_LAT,
  W_TD_LON, W_TD_TARGET, W_DRY_T, W_NAV_ZERO_TRUE_ALT, W_MAX_NAV_ALT_ERR, W_TRUE_ALT, W_N_TEL,
@@ -228,6 +232,10 @@ def _log_telemetry(world, ws, fs, terrain_map, tel, t_s):
     row[T_LAT], row[T_LON] = np.degrees(lat), np.degrees(lon)
     row[T_TARGET] = _distance_to_target_m(world, px, py, x[POS + 2])
     _footprint(world, ws, x, t_s, row)
+    row[T_RANGE_ALT] = v[V_RANGE_ALT_M]
+    w, _, _, _ = mult_xyz(x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3],
+                          nx[6], -nx[7], -nx[8], -nx[9])
+    row[T_NAV_ATT_ERR] = np.degrees(2.0 * np.arccos(min(abs(w), 1.0)))
     st[W_N_TEL] = n + 1
 
 

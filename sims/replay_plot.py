@@ -23,7 +23,7 @@ def plot_comparison(result, path=None):
         ax_alt.plot(t, tel["nav_altitude_m"] / 1e3, color=colour, lw=1.2, ls="--",
                     label=f"{name}: estimated altitude")
         ax_vs.plot(t, tel["true_vertical_speed_m_s"], color=colour, lw=1.2, label=name)
-    t_mark, label = result.replay.marker(result.legacy)
+    t_mark, label = result.replay.marker(result)
     if np.isfinite(t_mark):
         for ax in (ax_alt, ax_vs):
             ax.axvline(t_mark, color="k", lw=1.0, ls=":")
@@ -31,7 +31,7 @@ def plot_comparison(result, path=None):
                         textcoords="offset points", fontsize=9)
     legacy = result.legacy.summary
     zero_alt = legacy.get("true_altitude_when_nav_altitude_zero_m")
-    if zero_alt is not None:
+    if zero_alt is not None and zero_alt > 100.0:
         ax_alt.annotate(f"{result.replay.legacy_fsw} believes it is down: still {zero_alt / 1e3:.1f} km up",
                         (_time_nav_zero(result.legacy), zero_alt / 1e3), xytext=(10, 20),
                         textcoords="offset points", fontsize=9, arrowprops=dict(arrowstyle="->"))

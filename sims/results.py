@@ -136,9 +136,9 @@ def result_of(flight, wall_s):
         events["decision"].astype(str), "reject")
     outcome = OUTCOMES[int(st[W_OUTCOME])]
     touched = np.isfinite(st[W_TD_T])
-    mode_times = {str(to): float(t) for t, to, reason in zip(mode_events["t_s"], mode_events["mode_to"],
-                                                             mode_events["reason"])
-                  if reason != "contradiction"}
+    mode_times = {str(to): float(t) for t, frm, to in zip(mode_events["t_s"], mode_events["mode_from"],
+                                                          mode_events["mode_to"])
+                  if frm != to}
     sim_s = float(st[W_T])
     summary = {
         "scenario": flight.scenario.name, "fsw": flight.scenario.fsw, "seed": flight.seed,

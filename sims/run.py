@@ -17,7 +17,7 @@ from gnc.flight_software import FswConfig, fsw_init, get_variant
 from gnc.guidance import braking_distance_m, make_guidance, plan_braking, zem_zev_to
 from gnc.modes import make_modes
 from gnc.moon import inertial_to_mf, llh_to_mf, moon_model, velocity_inertial_to_mf
-from gnc.nav_config import nav_init
+from gnc.nav_config import check_sensor_configuration, nav_init
 from gnc.quaternion import from_dcm
 from gnc.sensor_log import SensorLog
 from gnc.terrain import height_m
@@ -133,6 +133,17 @@ def _point_engine(moon, guidance, x, est):
     x[QUAT:QUAT + 4] = from_dcm(rot.as_matrix())
 
 
+def _with_altitude_error(estimate, r_true_i, error_m):
+    """The initial estimate with its position error along the local vertical set to ``error_m``
+    (estimate − truth): a replayed flight's known orbit-determination altitude error in place of
+    the random draw's vertical part; ``"drawn"`` keeps the draw."""
+    if error_m == "drawn":
+        return estimate
+    up = r_true_i / np.linalg.norm(r_true_i)
+    r_i = estimate[0] + (error_m - np.dot(estimate[0] - r_true_i, up)) * up
+    return (r_i,) + tuple(estimate[1:])
+
+
 def campaign_run_seed(campaign_seed, index):
     """The seed sequence of run ``index`` of a campaign: ``SeedSequence(campaign_seed).spawn``'s
     child ``index`` (its own first child), so a run is the same alone, in any batch, on any
@@ -218,12 +229,15 @@ def _build(sc, seq, perfect_navigation):
     walk = sc.terrain["onboard_error_m_rt_m"] if variant.models_map_error else 0.0
     cfg = nav_config_for(sensors, moon, sc.navigation["cov_rate_hz"], variant.checks, variant.ignore,
                          walk, variant.rangefinder)
+    if variant.verify_sensors:
+        check_sensor_configuration(cfg, [c for c in channels if c not in ("gyro", "accel", "touchdown")])
     nav_cfg = sc.navigation
     P0 = od_covariance(sensors.imu, nav_cfg["position_sigma_m"], nav_cfg["velocity_sigma_m_s"],
                        np.radians(nav_cfg["attitude_sigma_deg"]))
     truth0 = np.empty(16)
     nominal_truth(x0, imu_state, truth0)
-    est = dispersed_estimate(truth0, P0, np.random.default_rng(nav_seed))
+    est = _with_altitude_error(dispersed_estimate(truth0, P0, np.random.default_rng(nav_seed)),
+                               truth0[0:3], nav_cfg["altitude_error_m"])
     onboard_vehicle = _onboard_vehicle(vehicle, legs, mass0)
     r_mf = inertial_to_mf(moon, 0.0, est[0])
     guidance = make_guidance(moon, onboard, tgt["lat_deg"], tgt["lon_deg"], 0.0, r_mf,
@@ -241,7 +255,8 @@ def _build(sc, seq, perfect_navigation):
     nav = nav_init(cfg, 0.0, est[0], est[1], q_est, P0, est[3], est[4],
                    max_events=int(per_s * max_time) + 16)
     fcfg = FswConfig(cfg, onboard_vehicle, guidance, make_control(**sc.control),
-                     make_modes(**variant.modes), int(round(base_hz / rates["guidance_hz"])))
+                     make_modes(**variant.modes), int(round(base_hz / rates["guidance_hz"])),
+                     sensors.imu.gyro.range)
     frame = SensorLog(np.zeros(1), np.zeros((1, 6)), np.zeros(1, bool), np.full((1, n_rf), np.nan),
                       np.zeros((1, n_rf), bool), np.zeros(1, bool), np.full((1, n_vm), np.nan),
                       np.zeros((1, n_vm), bool), np.full((1, n_vm), np.nan), np.zeros((1, n_vm), bool),

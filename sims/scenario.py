@@ -35,7 +35,7 @@ _SECTIONS = {
     "terrain": dict(truth="atlas", onboard="truth", dem=None, onboard_error_m_rt_m="auto",
                     truth_offset_m=0.0),
     "navigation": dict(position_sigma_m=100.0, velocity_sigma_m_s=0.2, attitude_sigma_deg=0.05,
-                       cov_rate_hz=10.0),
+                       cov_rate_hz=10.0, altitude_error_m="drawn"),
     "rates": dict(base_hz=100.0, guidance_hz=10.0, telemetry_hz=10.0),
     "stop": dict(max_time_s=1_500.0),
     "limits": dict(touchdown_vertical_m_s=2.5, touchdown_horizontal_m_s=1.5, touchdown_tilt_deg=12.0),
@@ -210,7 +210,8 @@ def _parse(data, src, dispersed):
     for name, defaults in _SECTIONS.items():
         given = data.get(name, {})
         _check_keys(src, name, given, defaults)
-        special = {"downrange_m": "planned", "mass_kg": "wet"} if name == "initial" else ()
+        special = ({"downrange_m": "planned", "mass_kg": "wet"} if name == "initial" else
+                   {"altitude_error_m": "drawn"} if name == "navigation" else ())
         if name != "terrain":
             _numbers(src, name, given, defaults, special)
         sections[name] = {**defaults, **given}
@@ -225,7 +226,11 @@ def _parse(data, src, dispersed):
     check_number(f"{src}: target", "lon_deg", sections["target"]["lon_deg"], -180.0, 360.0)
     _check_initial(src, sections["initial"])
     _check_terrain(src, sections["terrain"])
-    _check_positive(src, "navigation", sections["navigation"])
+    _check_positive(src, "navigation", {k: v for k, v in sections["navigation"].items()
+                                        if k != "altitude_error_m"})
+    if sections["navigation"]["altitude_error_m"] != "drawn":
+        check_number(f"{src}: navigation", "altitude_error_m", sections["navigation"]["altitude_error_m"],
+                     -50_000.0, 50_000.0)
     _check_positive(src, "rates", sections["rates"])
     _check_positive(src, "stop", sections["stop"])
     _check_positive(src, "limits", sections["limits"])

@@ -18,7 +18,8 @@ lon_deg = 44.4
 
 def test_shipped_scenarios_load_and_describe_themselves():
     shipped = list_scenarios()
-    assert {"nominal", "atlas-nominal"} <= set(shipped)
+    assert {"nominal", "atlas-nominal", "mpl-touchdown-transient", "im1-rangefinder-disabled",
+            "resilience-m2", "schiaparelli-imu-saturation"} <= set(shipped)
     assert all(shipped.values())
     sc = load_scenario("atlas-nominal")
     assert sc.fsw == "fixed" and sc.terrain["truth"] == "atlas" and "velocimeter" in sc.sensors
@@ -36,6 +37,8 @@ def test_shipped_scenarios_load_and_describe_themselves():
     (GOOD + "[sensors.rangefinder]\nrate_hz = 0.0\n", r"rangefinder.rate_hz = 0.0: must be > 0"),
     (GOOD + "[rates]\nguidance_hz = 7.0\n", r"rates.guidance_hz = 7.0: must divide base_hz"),
     ("[target]\nlat_deg = 47.5\n", r"target.lon_deg: missing"),
+    (GOOD + "[navigation]\naltitude_error_m = \"high\"\n",
+     r"navigation.altitude_error_m = 'high': must be a number"),
 ])
 def test_bad_scenarios_fail_in_one_line_naming_file_and_key(tmp_path, capsys, text, message):
     path = tmp_path / "bad.toml"

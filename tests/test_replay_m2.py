@@ -1,0 +1,75 @@
+"""ispace Mission 2 replay: no valid range until about 893 m instead of 3 km; the legacy software,
+trusting its inertial altitude, arrives too fast and crashes (landing-failures.md §2). The fixed
+software flies a slower descent while the fix it expects is missing, and lands."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from replay_runs import SEEDS, fly_replay, inside_counts, not_landed
+from sims.replay import first_range_s
+from sims.run import run
+from sims.scenario import load_scenario
+
+NAME = "resilience-m2"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return fly_replay(NAME)
+
+
+@pytest.fixture(scope="module")
+def planned():
+    """The same descent without the rangefinder fault: the speed profile as planned."""
+    scenario = dataclasses.replace(load_scenario(NAME), faults=[])
+    return [run(scenario, seed=s) for s in list(SEEDS)[:5]]
+
+
+def test_legacy_crashes(runs):
+    legacy, _ = runs
+    for r in legacy:
+        assert r.summary["outcome"] == "crashed", r.summary["seed"]
+
+
+def test_legacy_figures_in_their_published_bands(runs):
+    """Guards the measured rates (of 20). The first valid range comes at 740-893 m and the speed
+    loss to 192 m is 2.5-2.7 m/s² on every seed, but the speed at the first range is 68-95 m/s
+    (median 80; published 66) and at 192 m 30-78 m/s (median 52; published 42): the inertial
+    vertical channel, unstable over the Moon (e-folding in about 12 min), carries the assumed
+    900 m error up by a seed-dependent few hundred metres. Issue 6 wants 20 of 20."""
+    counts = inside_counts(NAME, runs[0])
+    assert counts["true altitude at the first valid range"] == 20
+    assert counts["mean deceleration from first range to 192 m"] == 20
+    assert counts["speed at the first valid range"] >= 3
+    assert counts["speed at 192 m"] >= 5
+
+
+def test_the_altitude_error_at_first_range_explains_the_over_speed(runs, planned):
+    """At its first valid range the legacy lander flies at the planned speed of the altitude it
+    believed, not of the one it had: the navigation altitude error explains at least two thirds
+    of the over-speed (the rest: the drift of the believed altitude along the way)."""
+    legacy, _ = runs
+    plan = planned[0].telemetry
+    order = np.argsort(plan["true_altitude_m"])
+    plan_alt = plan["true_altitude_m"][order]
+    plan_speed = np.hypot(plan["true_vertical_speed_m_s"], plan["true_horizontal_speed_m_s"])[order]
+    for r in legacy:
+        tel = r.telemetry
+        i = np.searchsorted(tel["t_s"], first_range_s(r)) - 1        # just before the update
+        true_alt, nav_alt = tel["true_altitude_m"][i], tel["nav_altitude_m"][i]
+        speed = np.hypot(tel["true_vertical_speed_m_s"][i], tel["true_horizontal_speed_m_s"][i])
+        assert nav_alt - true_alt > 500.0
+        believed = np.interp(nav_alt, plan_alt, plan_speed)
+        at_truth = np.interp(true_alt, plan_alt, plan_speed)
+        assert abs(speed - believed) < (speed - at_truth) / 3.0, r.summary["seed"]
+
+
+@pytest.mark.xfail(strict=True, reason="issue 6 open: the degraded mode starts at 3 km estimated, "
+                   "when the steep approach is already at 90 m/s; fixed lands 1 of 20")
+def test_fixed_slows_down_without_its_fix_and_lands(runs):
+    _, fixed = runs
+    assert not_landed(fixed) == []
+    for r in fixed:
+        assert "altitude_fix_missing" in set(r.mode_events["reason"])
