@@ -27,7 +27,7 @@ from gnc.modes import (APPROACH, BRAKING, CONTRADICTION, FIX_MISSING, FIX_REGAIN
                        touchdown_decision)
 from gnc.navigation import (RANGEFINDER, STAR_TRACKER, ST_OFFSET, ST_OMEGA, ST_T, VELOCIMETER_RANGE,
                             nav_altitude)
-from gnc.plausibility import ACCEPT, REANCHOR
+from gnc.plausibility import ACCEPT, DECISIONS, REANCHOR
 from gnc.quaternion import rotate_xyz
 from gnc.sensor_log import nav_step
 
@@ -89,7 +89,7 @@ def get_variant(name):
 
 (V_MODE, V_PHASE_END_S, V_MASS_KG, V_ALT_M, V_ALT_SIGMA_M, V_MAIN_N, V_THRUSTERS, V_THROTTLE,
  V_TORQUE, V_ATT_ERR_RAD, V_ACCEL_I, V_LATCHED, V_GROUNDED_S, V_CUTOFF_S, V_MODE_EVENTS,
- V_STEP, V_RANGE_ALT_M, V_FIXES, V_LAST_FIX_S, V_DEGRADED, V_GYRO_LAST, V_GYRO_STATE,
+ V_STEP, V_RANGE_ALT_M, V_FIXES, V_WAIT_FROM_S, V_DEGRADED, V_GYRO_LAST, V_GYRO_STATE,
  V_ST_ACCEPTED, VARS_SIZE) = (0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22,
                               23, 24, 27, 28, 29)
 """Layout of ``FswState.vars``: mode, end time of the current ZEM/ZEV phase, booked mass, last
@@ -97,7 +97,8 @@ estimated altitude and its σ, main-engine command (N), thrusters' fraction, thr
 command (3), attitude error, guidance's thrust acceleration (inertial, 3), latched leg
 indication, time the feet have been estimated on the ground, cut-off time, mode events logged,
 steps flown, altitude from the latest rangefinder sample (projected with the estimated
-attitude), altitude fixes accepted and the time of the latest, degraded guidance flag, last
+attitude), altitude fixes accepted and the time the estimate passed below the altitude a fix is
+expected from, degraded guidance flag, last
 unsaturated gyro increment (3), gyro state (:data:`GYRO_OK`, ...), star-tracker acceptances
 counted when the saturation ended."""
 GYRO_OK, GYRO_SATURATED, GYRO_SUSPECT = 0.0, 1.0, 2.0
@@ -136,7 +137,7 @@ def fsw_init(cfg, nav_state, frame, n_legs):
     v[V_CUTOFF_S] = np.nan
     v[V_ALT_M] = np.nan
     v[V_RANGE_ALT_M] = np.nan
-    v[V_LAST_FIX_S] = -np.inf
+    v[V_WAIT_FROM_S] = -np.inf
     events = np.full((MAX_MODE_EVENTS, len(MODE_EVENT_COLUMNS)), np.nan)
     return FswState(nav_state, v, events, frame, np.zeros(n_legs))
 
@@ -200,23 +201,29 @@ def _log_mode(st, t_s, mode_to, reason):
 
 @njit(cache=True, error_model='numpy')
 def _altitude_fix(cfg, st, t_s, alt):
-    """Whether guidance must fly degraded: in braking or approach, below the altitude where an
-    altitude sensor is expected, with none accepted for the timeout; it stays so until one is
-    accepted. Logs the change either way."""
+    """Whether guidance must fly degraded: in braking or approach, no altitude sensor has
+    delivered a single valid sample ``fix_timeout_s`` after the estimate passed below the
+    altitude where one is expected; it stays so until a sample is accepted. A sensor that
+    delivers samples the filter doubts (a terrain step being re-anchored) is not missing.
+    Logs the change either way."""
     v, counts, m = st.vars, st.nav.counts, cfg.modes
     fixes = (counts[RANGEFINDER, ACCEPT] + counts[RANGEFINDER, REANCHOR]
              + counts[VELOCIMETER_RANGE, ACCEPT] + counts[VELOCIMETER_RANGE, REANCHOR])
+    delivered = 0.0
+    for d in range(len(DECISIONS)):
+        delivered += counts[RANGEFINDER, d] + counts[VELOCIMETER_RANGE, d]
     new_fix = fixes != v[V_FIXES]
-    if new_fix:
-        v[V_FIXES] = fixes
-        v[V_LAST_FIX_S] = t_s
+    v[V_FIXES] = fixes
+    expected = 0.0 < m.fix_expected_m and alt < m.fix_expected_m
+    if expected and not np.isfinite(v[V_WAIT_FROM_S]):
+        v[V_WAIT_FROM_S] = t_s
     mode = int(v[V_MODE])
     flying = mode == BRAKING or mode == APPROACH
     if v[V_DEGRADED] > 0.0:                  # until a fix comes, whatever the estimate says
         degraded = flying and not new_fix
     else:
-        degraded = (flying and 0.0 < m.fix_expected_m and alt < m.fix_expected_m
-                    and t_s - v[V_LAST_FIX_S] > m.fix_timeout_s)
+        degraded = (flying and expected and delivered == 0.0
+                    and t_s - v[V_WAIT_FROM_S] > m.fix_timeout_s)
     if degraded != (v[V_DEGRADED] > 0.0):
         _log_mode(st, t_s, mode, FIX_MISSING if degraded else FIX_REGAINED)
         v[V_DEGRADED] = 1.0 if degraded else 0.0
@@ -247,15 +254,19 @@ def _guide(cfg, st, terrain_map, t_s, dt_s):
     alt, sigma = nav_altitude(cfg.nav, nav, terrain_map)
     v[V_ALT_M], v[V_ALT_SIGMA_M] = alt, sigma
     offset = nav.status[ST_OFFSET]
+    was_degraded = v[V_DEGRADED] > 0.0
+    degraded = _altitude_fix(cfg, st, t_s, alt)
+    margin = cfg.modes.degraded_sigmas * sigma if degraded else 0.0
     mode = int(v[V_MODE])
     if mode == BRAKING and t_s >= v[V_PHASE_END_S] - g.switch_tgo_s:
         _log_mode(st, t_s, APPROACH, GATE_TIME)
-        v[V_PHASE_END_S] = t_s + approach_duration_s(
-            cfg.nav.moon, g, nav.x, alt - cfg.modes.degraded_sigmas * sigma * v[V_DEGRADED])
+        v[V_PHASE_END_S] = t_s + approach_duration_s(cfg.nav.moon, g, nav.x, alt - margin)
+    elif mode == APPROACH and degraded != was_degraded:
+        # the altitude believed has changed by the margin: re-plan the approach's duration
+        v[V_PHASE_END_S] = t_s + approach_duration_s(cfg.nav.moon, g, nav.x, alt - margin)
     elif mode == APPROACH and t_s >= v[V_PHASE_END_S] - g.switch_tgo_s:
         _log_mode(st, t_s, TERMINAL, TERMINAL_GATE)
     mode = int(v[V_MODE])
-    margin = cfg.modes.degraded_sigmas * sigma if _altitude_fix(cfg, st, t_s, alt) else 0.0
     if mode == TERMINAL:
         if alt - g.leg_height_m <= 0.0 and not any_leg_closed(st.legs):
             v[V_GROUNDED_S] += dt_s

@@ -26,8 +26,9 @@ HAKUTO-R Mission 1's software had no such rule (``contradiction_s = inf``) and w
 touchdown until its propellant ran out.
 
 Missing altitude fix: below ``fix_expected_m`` of estimated altitude an altitude sensor (the
-rangefinder, or the velocimeter's ranges) is expected to be delivering. When none has been
-accepted for ``fix_timeout_s``, braking and approach fly as if the ground were
+rangefinder, or the velocimeter's ranges) is expected to be delivering. When none has delivered
+a valid sample ``fix_timeout_s`` after that (a silent sensor; one whose samples are doubted is
+not missing), braking and approach fly as if the ground were
 ``degraded_sigmas`` standard deviations of the altitude estimate closer than estimated, until
 an altitude sample is accepted (ispace
 Mission 2 flew on its inertial altitude instead: ``fix_expected_m = 0``, never degraded).
