@@ -30,8 +30,8 @@ from sims.sensors.beams import make_rangefinder, make_velocimeter
 from sims.sensors.imu import imu_init, make_imu
 from sims.sensors.star_tracker import make_star_tracker
 from sims.sensors.touchdown import make_touchdown_switches
-from sims.terrain import (atlas_filled_terrain, atlas_terrain, dem_bounds_deg, load_dem,
-                          mare_terrain, sphere_terrain)
+from sims.terrain import (atlas_filled_terrain, atlas_terrain, dem_bounds_deg, filled_bowl_dem,
+                          load_dem, mare_terrain, sphere_terrain)
 from sims.vehicle import vehicle_preset
 
 
@@ -57,6 +57,16 @@ def _terrain(name, target):
     if name == "mare":
         return mare_terrain(target["lat_deg"], target["lon_deg"])
     return sphere_terrain()
+
+
+def _onboard_map(name, truth, truth_name, target):
+    """The flight software's map. ``atlas-filled`` over a DEM is that DEM with the bowl filled:
+    the map of the ground flown over, short of the crater's depth."""
+    if name == "truth":
+        return truth
+    if name == "atlas-filled" and truth_name.endswith(".npz"):
+        return filled_bowl_dem(truth)
+    return _terrain(name, target)
 
 
 def _start_point(moon, target, downrange_m, heading_deg):
@@ -146,7 +156,7 @@ def _build(sc, seed, perfect_navigation):
     moon = moon_model()
     truth_name = sc.terrain["dem"] or sc.terrain["truth"]
     truth = _terrain(truth_name, sc.target)
-    onboard = truth if sc.terrain["onboard"] == "truth" else _terrain(sc.terrain["onboard"], sc.target)
+    onboard = _onboard_map(sc.terrain["onboard"], truth, truth_name, sc.target)
     sensors = _sensors(sc)
     legs = make_touchdown_switches(**sc.sensors["legs"])
     base_hz = sc.rates["base_hz"]
