@@ -204,7 +204,7 @@ def symmetrize(P):
 
 @njit(cache=True)
 def update_work():
-    """Scratch arrays for :func:`innovation_covariance` and :func:`joseph_update`."""
+    """Scratch arrays for :func:`innovation_covariance`, :func:`kalman_gain`, :func:`joseph_apply`."""
     return (np.zeros((ERROR_SIZE, MAX_DIM)), np.zeros((MAX_DIM, MAX_DIM)),
             np.zeros((ERROR_SIZE, MAX_DIM)), np.zeros((ERROR_SIZE, ERROR_SIZE)),
             np.zeros((ERROR_SIZE, MAX_DIM)))
@@ -243,7 +243,7 @@ def _invert_small(S, m, out):
 def innovation_covariance(P, H, R, m, work):
     """``S = H P Hᵀ + R`` for the first ``m`` rows of ``H`` (m×15); returns ``S`` (a work array).
 
-    Leaves ``P Hᵀ`` in ``work[0]`` for :func:`joseph_update`.
+    Leaves ``P Hᵀ`` in ``work[0]`` for :func:`kalman_gain` and :func:`joseph_apply`.
     """
     PHt, S = work[0], work[1]
     n = ERROR_SIZE
@@ -273,22 +273,36 @@ def normalized_innovation_squared(S, y, m, S_inv):
     return nis
 
 
-@njit(cache=True, error_model='numpy')
-def joseph_update(P, H, R, y, m, S_inv, work, dx):
-    """Kalman update in Joseph form, ``P ← (I − KH) P (I − KH)ᵀ + K R Kᵀ``; ``dx ← K y``.
+@njit(cache=True)
+def kalman_gain(S_inv, m, work):
+    """``K = P Hᵀ S⁻¹`` (15×m) into ``work[2]``; returns it.
 
     Call :func:`innovation_covariance` and :func:`normalized_innovation_squared` first: they
-    leave ``P Hᵀ`` in ``work[0]`` and ``S⁻¹`` in ``S_inv``. With ``m`` ≤ 3 rows the products cost
-    O(15² m), never a dense 15×15 triple product.
+    leave ``P Hᵀ`` in ``work[0]`` and ``S⁻¹`` in ``S_inv``. A caller may change the gain before
+    :func:`joseph_apply` (a Schmidt filter zeroes the rows of the states it only considers).
     """
-    PHt, K, A, Ah = work[0], work[2], work[3], work[4]
-    n = ERROR_SIZE
-    for i in range(n):
+    PHt, K = work[0], work[2]
+    for i in range(ERROR_SIZE):
         for k in range(m):
             s = 0.0
             for l in range(m):
                 s += PHt[i, l] * S_inv[l, k]
             K[i, k] = s
+    return K
+
+
+@njit(cache=True, error_model='numpy')
+def joseph_apply(P, H, R, y, m, work, dx):
+    """Kalman update with the gain ``K`` in ``work[2]``, in Joseph form:
+    ``P ← (I − KH) P (I − KH)ᵀ + K R Kᵀ``, ``dx ← K y``.
+
+    The Joseph form keeps ``P`` the error's covariance for any gain, the optimal one
+    (:func:`kalman_gain`) or not. ``work[0]`` must hold ``P Hᵀ`` (:func:`innovation_covariance`).
+    With ``m`` ≤ 3 rows the products cost O(15² m), never a dense 15×15 triple product.
+    """
+    PHt, K, A, Ah = work[0], work[2], work[3], work[4]
+    n = ERROR_SIZE
+    for i in range(n):
         s = 0.0
         for k in range(m):
             s += K[i, k] * y[k]

@@ -10,7 +10,7 @@ from gnc.plausibility import CHECK_SIGNATURE, PARAMS_SIZE, Check, get_check
 from gnc.validation import check_number, vector
 
 DEFAULT_CHECKS = {"rangefinder": "fixed", "velocimeter_range": "fixed",
-                  "velocimeter_velocity": "chi_square_gate", "star_tracker": "chi_square_gate"}
+                  "velocimeter_velocity": "fixed", "star_tracker": "chi_square_gate"}
 """The corrected software's checks; a flight-software variant overrides them per channel."""
 
 _BEAM_KEYS = ("pos_b_m", "beams_b", "min_range_m", "max_range_m", "noise_floor_m",

@@ -19,6 +19,20 @@ would share it, with their cross-covariance dropped: the 15-state filter takes i
 is reset to the measurement's, the way EKF2 resets its terrain estimate to the range finder. With
 ``terrain_walk = 0`` and no re-anchoring, the map is trusted as exact.
 
+A map whose error is modelled (``terrain_walk > 0``) is also not trusted for where its slopes
+are: a range that disagrees with it on a slope may be the map's error as well as a horizontal
+position error, and the linearised update would explain it as the latter, kilometres of it
+on a crater wall. Range updates then correct only the vertical component of the position: the
+horizontal position is a Schmidt "consider" state (its rows of the gain zeroed, the covariance
+updated in Joseph form, valid for any gain), so it keeps its own covariance and its
+correlations, and the velocimeter's velocities keep it from drifting.
+
+A :data:`~gnc.plausibility.REANCHOR` on a channel without a terrain offset (a line-of-sight
+velocity that stayed consistent through a window of rejections) means the estimate, not the
+sensor, is off: the velocity covariance is opened by ``y²`` along the measurement's velocity
+direction before the update, so the filter takes the measurement there, as EKF2 resets its
+velocity to its aiding source.
+
 The filter's altitude (:func:`nav_altitude`) is its height above the map plus the offset: what
 guidance needs to land on the ground actually there.
 """
@@ -27,13 +41,15 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from gnc.eskf import (BG, ERROR_SIZE, MAX_DIM, POS, VEL, ProcessNoise,
-                      innovation_covariance, inject, joseph_update, normalized_innovation_squared,
-                      propagate_covariance, strapdown, transition_blocks, update_work)
+from gnc.eskf import (BG, E_POS, E_VEL, ERROR_SIZE, MAX_DIM, POS, VEL, ProcessNoise,
+                      innovation_covariance, inject, joseph_apply, kalman_gain,
+                      normalized_innovation_squared, propagate_covariance, strapdown,
+                      transition_blocks, update_work)
 from gnc.measurements import (attitude_innovation, predict_los_velocity, predict_range,
                               star_tracker_model)
 from gnc.moon import ground_speeds, rotation_angle_rad
-from gnc.plausibility import (CONTEXT_SIZE, CTX_DOF, CTX_INNOVATION, CTX_MAX_VALID, CTX_MEASURED,
+from gnc.plausibility import (CONTEXT_SIZE, CTX_COS_INCIDENCE, CTX_DOF, CTX_INNOVATION,
+                              CTX_MAX_VALID, CTX_MEASURED,
                               CTX_MIN_VALID, CTX_NIS, CTX_NOISE_VARIANCE, CTX_PREDICTED,
                               CTX_RATE_PREDICTED, CTX_T_S, CTX_VARIANCE, DECISIONS, NO_PREDICTION,
                               REANCHOR, STATE_SIZE, accepted)
@@ -170,7 +186,7 @@ def _log(nav, channel, beam, decision, ctx, gate):
 
 @njit(cache=True)
 def _context(nav, measured, predicted, innovation, variance, noise_variance, nis, dof, rate,
-             lo, hi):
+             lo, hi, cos_incidence):
     ctx = np.empty(CONTEXT_SIZE)
     ctx[CTX_T_S] = nav.status[ST_T]
     ctx[CTX_MEASURED] = measured
@@ -183,6 +199,7 @@ def _context(nav, measured, predicted, innovation, variance, noise_variance, nis
     ctx[CTX_RATE_PREDICTED] = rate
     ctx[CTX_MIN_VALID] = lo
     ctx[CTX_MAX_VALID] = hi
+    ctx[CTX_COS_INCIDENCE] = cos_incidence
     return ctx
 
 
@@ -207,7 +224,9 @@ def _scalar_update(cfg, nav, channel, beam, h, measured, predicted, noise_varian
     S = innovation_covariance(nav.P, H, R, 1, work)
     S_inv = np.empty((MAX_DIM, MAX_DIM))
     nis = normalized_innovation_squared(S, y, 1, S_inv)
-    ctx = _context(nav, measured, predicted, y[0], S[0, 0], noise_variance, nis, 1.0, rate, lo, hi)
+    cos_incidence = -1.0 / h_offset if h_offset != 0.0 else 1.0
+    ctx = _context(nav, measured, predicted, y[0], S[0, 0], noise_variance, nis, 1.0, rate, lo, hi,
+                   cos_incidence)
     decision = cfg.checks[channel](ctx, cfg.check_params[channel], nav.check_state[channel, beam])
     _log(nav, channel, beam, decision, ctx, cfg.check_params[channel, 0])
     if not accepted(decision):
@@ -217,15 +236,47 @@ def _scalar_update(cfg, nav, channel, beam, h, measured, predicted, noise_varian
         nav.status[ST_OFFSET] += y[0] / h_offset
         nav.status[ST_OFFSET_VAR] = noise_variance / (h_offset * h_offset)
         return decision
+    if decision == REANCHOR:
+        # no terrain offset to take it: the velocity estimate is what the consistent rejections
+        # contradict; open its covariance along the beam so the update takes the measurement
+        _inflate_velocity(nav.P, h, y[0] * y[0])
+        S = innovation_covariance(nav.P, H, R, 1, work)
+        normalized_innovation_squared(S, y, 1, S_inv)
     if map_variance > 0.0:
         k = offset_var * h_offset / S[0, 0]
         nav.status[ST_OFFSET] += k * y[0]
         nav.status[ST_OFFSET_VAR] = ((1.0 - k * h_offset) ** 2 * offset_var
                                      + k * k * (S[0, 0] - map_variance))
+    K = kalman_gain(S_inv, 1, work)
+    if h_offset != 0.0 and cfg.terrain_walk_m_rt_m > 0.0:
+        _vertical_position_gain(nav.x, K)
     dx = np.empty(ERROR_SIZE)
-    joseph_update(nav.P, H, R, y, 1, S_inv, work, dx)
+    joseph_apply(nav.P, H, R, y, 1, work, dx)
     inject(nav.x, dx)
     return decision
+
+
+@njit(cache=True, error_model='numpy')
+def _vertical_position_gain(x, K):
+    """Keep of the gain ``K`` (its first column) only the vertical position: every other error
+    state becomes a Schmidt "consider" state of the update."""
+    r2 = x[POS] ** 2 + x[POS + 1] ** 2 + x[POS + 2] ** 2
+    s = 0.0
+    for a in range(3):
+        s += x[POS + a] * K[E_POS + a, 0]
+    for i in range(ERROR_SIZE):
+        K[i, 0] = 0.0
+    for a in range(3):
+        K[E_POS + a, 0] = s * x[POS + a] / r2
+
+
+@njit(cache=True)
+def _inflate_velocity(P, h, variance):
+    """``P_vv += variance · d dᵀ`` along the measurement's velocity direction ``d`` (``h``'s
+    velocity part, a unit beam for a line-of-sight velocity)."""
+    for i in range(3):
+        for j in range(3):
+            P[E_VEL + i, E_VEL + j] += variance * h[E_VEL + i] * h[E_VEL + j]
 
 
 @njit(cache=True)
@@ -255,7 +306,7 @@ def nav_update_range(cfg, nav, terrain, channel, ranges_m, valid):
             geometry.beams_b[k], geometry.max_range_m * 1.5, nav.status[ST_OFFSET], h)
         if not ok:
             ctx = _context(nav, ranges_m[k], np.nan, np.nan, np.nan, np.nan, np.nan, 1.0, np.nan,
-                           geometry.min_range_m, geometry.max_range_m)
+                           geometry.min_range_m, geometry.max_range_m, np.nan)
             _log(nav, channel, k, NO_PREDICTION, ctx, np.nan)
             continue
         if channel == RANGEFINDER and k == 0:
@@ -307,12 +358,13 @@ def nav_update_star_tracker(cfg, nav, q_meas, valid):
     S_inv = np.empty((MAX_DIM, MAX_DIM))
     nis = normalized_innovation_squared(S, y, 3, S_inv)
     ctx = _context(nav, angle, 0.0, angle, (S[0, 0] + S[1, 1] + S[2, 2]) / 3.0,
-                   (R[0, 0] + R[1, 1] + R[2, 2]) / 3.0, nis, 3.0, 0.0, 0.0, np.pi)
+                   (R[0, 0] + R[1, 1] + R[2, 2]) / 3.0, nis, 3.0, 0.0, 0.0, np.pi, 1.0)
     decision = cfg.checks[channel](ctx, cfg.check_params[channel], nav.check_state[channel, 0])
     _log(nav, channel, 0, decision, ctx, cfg.check_params[channel, 0])
     if accepted(decision):
+        kalman_gain(S_inv, 3, work)
         dx = np.empty(ERROR_SIZE)
-        joseph_update(nav.P, H, R, y, 3, S_inv, work, dx)
+        joseph_apply(nav.P, H, R, y, 3, work, dx)
         inject(nav.x, dx)
 
 

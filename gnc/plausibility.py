@@ -8,13 +8,16 @@ A check is a compiled function with the signature :data:`CHECK_SIGNATURE`::
   indices: time, measured and predicted value, innovation, its variance ``H P Hᵀ + R``, the
   noise variance ``R``, the normalised innovation squared and its degrees of freedom, the
   predicted rate of the measured quantity (for ranges: the range rate implied by the estimated
-  velocity), and the sensor's valid interval.
+  velocity), the sensor's valid interval, and for ranges the cosine of the beam's incidence on
+  the map (1 for other measurements), which turns a slant-range innovation into the vertical
+  terrain step ``innovation × cos ι``.
 - ``params`` (float64[:]): the check's parameters, built in Python by its ``params`` function.
 - ``state`` (float64[:] of :data:`STATE_SIZE`, zeros at start): the check's own memory for
   this sensor beam, which it updates in place.
 - returns a decision code: :data:`ACCEPT`, :data:`REANCHOR` (accept, after re-anchoring the
   terrain estimate so the measurement is explained as terrain; on a channel without a terrain
-  offset it is an ordinary accept) or one of the ``REJECT_*`` codes, which say why.
+  offset the filter first opens its velocity covariance along the measurement, see
+  :mod:`gnc.navigation`) or one of the ``REJECT_*`` codes, which say why.
   :func:`accepted` tells the two groups apart; any other value stops the run with an error.
 
 Write a new check with ``@njit(CHECK_SIGNATURE, cache=True)`` and fly it by passing it in the
@@ -39,7 +42,8 @@ CHECK_SIGNATURE = types.int64(types.float64[::1], types.float64[::1], types.floa
 """Type of every check: ``(ctx, params, state) -> decision``."""
 
 (CTX_T_S, CTX_MEASURED, CTX_PREDICTED, CTX_INNOVATION, CTX_VARIANCE, CTX_NOISE_VARIANCE, CTX_NIS,
- CTX_DOF, CTX_RATE_PREDICTED, CTX_MIN_VALID, CTX_MAX_VALID, CONTEXT_SIZE) = range(12)
+ CTX_DOF, CTX_RATE_PREDICTED, CTX_MIN_VALID, CTX_MAX_VALID, CTX_COS_INCIDENCE,
+ CONTEXT_SIZE) = range(13)
 STATE_SIZE = 520
 PARAMS_SIZE = 8
 
@@ -100,8 +104,9 @@ def _window_consistency(ctx, params, state):
         head = (head + 1) % RING_CAPACITY
         count -= 1
     slot = (head + count) % RING_CAPACITY
+    scale = ctx[CTX_COS_INCIDENCE]
     state[S_RING + 2 * slot] = t
-    state[S_RING + 2 * slot + 1] = ctx[CTX_INNOVATION]
+    state[S_RING + 2 * slot + 1] = ctx[CTX_INNOVATION] * scale
     count += 1
     window = params[F_WINDOW_S]
     while count > 1 and t - state[S_RING + 2 * head] > window + 1e-9:
@@ -140,7 +145,7 @@ def _window_consistency(ctx, params, state):
     scatter = np.sqrt(ss / count)
     allowance = params[F_DRIFT_FRACTION] * abs(y_mean)
     rate_ok = abs(slope) <= params[F_RATE_TOL]
-    scatter_ok = scatter <= max(params[F_SCATTER_SIGMAS] * np.sqrt(ctx[CTX_NOISE_VARIANCE]),
+    scatter_ok = scatter <= max(params[F_SCATTER_SIGMAS] * np.sqrt(ctx[CTX_NOISE_VARIANCE]) * scale,
                                 allowance)
     return True, rate_ok, scatter_ok
 
@@ -156,7 +161,9 @@ def fixed(ctx, params, state):
        variance grows with the estimate's age, so the gate widens while no sample is accepted.
        An accepted sample clears the memory of rejections.
     4. A rejected sample joins a sliding window of rejections. Once the window spans
-       ``params[F_WINDOW_S]`` with at least ``params[F_MIN_SAMPLES]`` samples, the innovation is
+       ``params[F_WINDOW_S]`` with at least ``params[F_MIN_SAMPLES]`` samples, the innovation
+       times ``cos ι`` (for a range: the vertical terrain step, which stays constant while a
+       turning lander sweeps a slanted beam's incidence; otherwise the innovation itself) is
        fitted by a straight line. If it is *self-consistent* — its drift rate (measured range
        rate minus the rate implied by the estimated velocity) is within ``params[F_RATE_TOL]``
        m/s, and its scatter about the line within ``params[F_SCATTER_SIGMAS]`` noise σ or

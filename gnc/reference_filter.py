@@ -16,8 +16,9 @@ from gnc.measurements import MIN_INCIDENCE_COS, NORMAL_BASELINE_M
 from gnc.moon import gravity_i, rotation_angle_rad
 from gnc.navigation import (CHANNELS, MAX_BEAMS, RANGEFINDER, STAR_TRACKER, VELOCIMETER_RANGE,
                             VELOCIMETER_VELOCITY)
-from gnc.plausibility import (CONTEXT_SIZE, CTX_DOF, CTX_INNOVATION, CTX_MAX_VALID, CTX_MEASURED,
-                              CTX_MIN_VALID, CTX_NIS, CTX_NOISE_VARIANCE, CTX_PREDICTED,
+from gnc.plausibility import (CONTEXT_SIZE, CTX_COS_INCIDENCE, CTX_DOF, CTX_INNOVATION,
+                              CTX_MAX_VALID, CTX_MEASURED, CTX_MIN_VALID, CTX_NIS,
+                              CTX_NOISE_VARIANCE, CTX_PREDICTED,
                               CTX_RATE_PREDICTED, CTX_T_S, CTX_VARIANCE, NO_PREDICTION, REANCHOR,
                               STATE_SIZE, accepted)
 from gnc.terrain import clearance_xyz, height_m, raycast
@@ -149,6 +150,7 @@ class ReferenceFilter:
             ctx[CTX_VARIANCE], ctx[CTX_NOISE_VARIANCE] = np.trace(S) / 3.0, np.trace(R) / 3.0
         ctx[CTX_NIS], ctx[CTX_DOF], ctx[CTX_RATE_PREDICTED] = nis, m, rate
         ctx[CTX_MIN_VALID], ctx[CTX_MAX_VALID] = lo, hi
+        ctx[CTX_COS_INCIDENCE] = -1.0 / h_offset if h_offset != 0.0 else 1.0
         check = self.cfg.checks[channel]
         decision = check(ctx, self.cfg.check_params[channel], self.check_state[channel, beam])
         self.decisions.append((self.t, channel, beam, decision))
@@ -158,21 +160,40 @@ class ReferenceFilter:
             self.offset += y[0] / h_offset
             self.offset_var = noise_variance / h_offset ** 2
             return decision
+        if decision == REANCHOR:
+            # a consistent velocity the estimate contradicts: open P_vv along the beam first
+            d = H[0, 3:6]
+            self.kf.P = P + y[0] ** 2 * np.pad(np.outer(d, d), ((3, 9), (3, 9)))
+            S = H @ self.kf.P @ H.T + R
         if map_variance > 0.0:
             k = self.offset_var * h_offset / S[0, 0]
             self.offset += k * y[0]
             self.offset_var = (1 - k * h_offset) ** 2 * self.offset_var + k * k * (S[0, 0] - map_variance)
-        self.kf.x = np.zeros((ERROR_SIZE, 1))
-        self.kf.dim_z = m
-        self.kf.update(y.reshape(m, 1), R=R, H=H)
+        if h_offset != 0.0 and self.cfg.terrain_walk_m_rt_m > 0.0:
+            dx = self._schmidt_range_update(H, R, y, S)
+        else:
+            self.kf.x = np.zeros((ERROR_SIZE, 1))
+            self.kf.dim_z = m
+            self.kf.update(y.reshape(m, 1), R=R, H=H)
+            dx = self.kf.x.ravel()
         self.kf.P = 0.5 * (self.kf.P + self.kf.P.T)
-        dx = self.kf.x.ravel()
         self.r = self.r + dx[0:3]
         self.v = self.v + dx[3:6]
         self.rot = Rotation.from_rotvec(dx[6:9]) * self.rot
         self.ba = self.ba + dx[9:12]
         self.bg = self.bg + dx[12:15]
         return decision
+
+    def _schmidt_range_update(self, H, R, y, S):
+        """Range update over a map whose error is modelled: the gain's horizontal position
+        rows zeroed, ``P`` in Joseph form; returns the error estimate."""
+        P = self.kf.P
+        K = P @ H.T @ np.linalg.inv(S)
+        up = self.r / np.linalg.norm(self.r)
+        K[0:3] = np.outer(up, up) @ K[0:3]
+        A = np.eye(ERROR_SIZE) - K @ H
+        self.kf.P = A @ P @ A.T + K @ R @ K.T
+        return (K @ y).ravel()
 
     def _predict_range(self, geometry, beam):
         """Numpy restatement of :func:`gnc.measurements.predict_range`."""

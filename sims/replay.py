@@ -185,7 +185,7 @@ REPLAYS = {
         "hakuto-r-m1", "HAKUTO-R Mission 1, Atlas crater, 25 Apr 2023", "legacy_m1",
         "crash: propellant exhausted about 5 km up, free fall",
         (PublishedFigure("first range rejection after the footprint crosses the rim",
-                         "at the rim crossing", 0.0, 5.0, _rejection_after_rim, "s"),
+                         "at the rim crossing", -5.0, 5.0, _rejection_after_rim, "s"),
          PublishedFigure("true altitude when the estimate reached 0", "about 5 km", 3.0, 7.0,
                          _summary("true_altitude_when_nav_altitude_zero_m", 1e-3), "km"),
          PublishedFigure("descent rate while waiting for touchdown", "<= 1 m/s (some: a few m/s)",

@@ -31,8 +31,8 @@ from sims.sensors.beams import make_rangefinder, make_velocimeter
 from sims.sensors.imu import imu_init, make_imu
 from sims.sensors.star_tracker import make_star_tracker
 from sims.sensors.touchdown import make_touchdown_switches
-from sims.terrain import (atlas_filled_terrain, atlas_terrain, dem_bounds_deg, load_dem,
-                          mare_terrain, sphere_terrain)
+from sims.terrain import (atlas_filled_terrain, atlas_terrain, dem_bounds_deg, filled_bowl_dem,
+                          load_dem, mare_terrain, sphere_terrain)
 from sims.vehicle import vehicle_preset
 
 
@@ -62,6 +62,18 @@ def terrain_named(name, lat_deg, lon_deg):
     if name == "mare":
         return mare_terrain(lat_deg, lon_deg)
     return sphere_terrain()
+
+
+@lru_cache(maxsize=8)
+def _onboard_map(name, truth_name, lat_deg, lon_deg):
+    """The flight software's map (kept, like :func:`terrain_named`). ``truth``: the truth terrain
+    before any ``truth_offset_m``; ``atlas-filled`` over a DEM is that DEM with the bowl filled:
+    the map of the ground flown over, short of the crater's depth."""
+    if name == "truth":
+        return terrain_named(truth_name, lat_deg, lon_deg)
+    if name == "atlas-filled" and truth_name.endswith(".npz"):
+        return filled_bowl_dem(terrain_named(truth_name, lat_deg, lon_deg))
+    return terrain_named(name, lat_deg, lon_deg)
 
 
 def _start_point(moon, target, downrange_m, heading_deg):
@@ -182,7 +194,7 @@ def _build(sc, seq, perfect_navigation):
     offset_m = sc.terrain["truth_offset_m"]
     truth = mapped._replace(base_height_m=mapped.base_height_m + offset_m,
                             max_height_m=mapped.max_height_m + offset_m)
-    onboard = mapped if sc.terrain["onboard"] == "truth" else terrain_named(sc.terrain["onboard"], *target_deg)
+    onboard = _onboard_map(sc.terrain["onboard"], truth_name, *target_deg)
     sensors = _sensors(sc)
     legs = make_touchdown_switches(**sc.sensors["legs"])
     base_hz = sc.rates["base_hz"]

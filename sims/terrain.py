@@ -229,6 +229,44 @@ def atlas_filled_terrain():
     return crater_terrain([filled], base_height_m=ATLAS_PLAINS_HEIGHT_M)
 
 
+def filled_bowl_dem(dem, crater=ATLAS_CRATER, crest_sector_deg=30.0, search_m=(30_000.0, 60_000.0)):
+    """A DEM terrain with ``crater``'s bowl filled level with its crest where it stands highest:
+    an on-board map from the same topography that knows the plains and the rim but not the
+    crater's depth (the DEM counterpart of :func:`atlas_filled_terrain`).
+
+    Along each whole-degree azimuth from the crater's centre the crest is the highest DEM point
+    between ``search_m`` of range; the fill level is the highest crest within
+    ``crest_sector_deg`` of ``crater.crest_azimuth_deg``; every point inside the crest line is
+    raised to at least that level.
+    """
+    h = dem.dem_height_m
+    nrow, ncol = h.shape
+    lat = dem.dem_lat0_rad + np.arange(nrow) * dem.dem_dlat_rad
+    lon = dem.dem_lon0_rad + np.arange(ncol) * dem.dem_dlon_rad
+    lat, lon = np.meshgrid(lat, lon, indexing="ij")
+    lat0, lon0 = np.radians(crater.lat_deg), np.radians(crater.lon_deg)
+    cos_d = (np.sin(lat0) * np.sin(lat) + np.cos(lat0) * np.cos(lat) * np.cos(lon - lon0))
+    dist_m = dem.radius_m * np.arccos(np.clip(cos_d, -1.0, 1.0))
+    azimuth = np.degrees(np.arctan2(np.sin(lon - lon0) * np.cos(lat),
+                                    np.cos(lat0) * np.sin(lat) - np.sin(lat0) * np.cos(lat)
+                                    * np.cos(lon - lon0))) % 360.0
+    sector = np.floor(azimuth).astype(int)
+    ring = (dist_m >= search_m[0]) & (dist_m <= search_m[1])
+    crest_m = np.full(360, np.inf)
+    crest_height = np.full(360, -np.inf)
+    for a in range(360):
+        cells = ring & (sector == a)
+        if cells.any():
+            k = np.argmax(np.where(cells, h, -np.inf))
+            crest_m[a], crest_height[a] = dist_m.flat[k], h.flat[k]
+    off = (np.arange(360) - crater.crest_azimuth_deg + 180.0) % 360.0 - 180.0
+    level = np.max(crest_height[np.abs(off) <= crest_sector_deg])
+    inside = dist_m < crest_m[sector]
+    filled = np.where(inside, np.maximum(h, level), h)
+    return dem_terrain(np.degrees(lat[:, 0]), np.degrees(lon[0]), filled, dem.radius_m,
+                       where="filled DEM")
+
+
 FRIGORIS_PLAINS_HEIGHT_M = -2470.0
 """Median height of Mare Frigoris within 0.5° of 60.5° N 4.6° W (LRO GLD100; its σ there is 54 m)."""
 

@@ -77,34 +77,85 @@ def test_an_empty_fault_schedule_flies_exactly_as_no_fault_machinery():
         np.testing.assert_array_equal(a.telemetry[key], b.telemetry[key], err_msg=key)
 
 
-def _landing_figures(scenario, seeds):
+def _longest_healthy_rejection_s(events):
+    """Longest time (s) any beam of a range sensor had its valid samples rejected in a row: from
+    the first rejection to the next sample used. Samples outside the sensor's valid interval and
+    those without a prediction are no verdict on the sensor and do not break or extend a run."""
+    longest = 0.0
+    for channel in ("rangefinder", "velocimeter_range"):
+        judged = ((events["channel"] == channel)
+                  & ~np.isin(events["decision"], ("no_prediction", "reject_limits")))
+        for beam in np.unique(events["beam"][judged]):
+            mine = judged & (events["beam"] == beam)
+            t, used = events["t_s"][mine], np.isin(events["decision"][mine], ("accept", "reanchor"))
+            start = None
+            for t_k, used_k in zip(t, used):
+                if not used_k and start is None:
+                    start = t_k
+                elif used_k and start is not None:
+                    longest, start = max(longest, t_k - start), None
+            if start is not None:
+                longest = max(longest, t[-1] - start)
+    return longest
+
+
+def _fly_seeds(scenario, seeds):
+    """Summary and longest healthy-rejection run of each seed (the runs themselves are dropped)."""
     rows = []
     for seed in seeds:
-        s = run(scenario, seed=seed).summary
-        rows.append((s["outcome"], s["touchdown_vertical_speed_mps"] or np.inf,
-                     s["touchdown_horizontal_speed_mps"] or np.inf, s["touchdown_tilt_deg"] or np.inf,
-                     s["propellant_remaining_kg"], s["landing_error_m"]))
+        result = run(scenario, seed=seed)
+        rows.append((result.summary, _longest_healthy_rejection_s(result.events)))
     return rows
 
 
-def _safe(row):
-    outcome, vs, hs, tilt, propellant, error = row
-    return outcome == "landed" and vs <= 2.0 and hs <= 1.0 and tilt <= 10.0 and propellant > 0 and error <= 1000.0
+def _within_limits(summary):
+    return summary["outcome"] == "landed"
+
+
+def _safe(summary):
+    return (_within_limits(summary) and summary["touchdown_vertical_speed_mps"] <= 2.0
+            and summary["touchdown_horizontal_speed_mps"] <= 1.0
+            and summary["touchdown_tilt_deg"] <= 10.0 and summary["propellant_remaining_kg"] > 0
+            and summary["landing_error_m"] <= 1000.0)
+
+
+@pytest.fixture(scope="module")
+def nominal_50():
+    return _fly_seeds(NOMINAL, range(50))
+
+
+@pytest.fixture(scope="module")
+def atlas_50():
+    return _fly_seeds(ATLAS, range(50))
 
 
 @pytest.mark.slow
-def test_fixed_software_lands_the_nominal_mare_on_every_one_of_50_seeds():
-    rows = _landing_figures(NOMINAL, range(50))
-    failed = [(seed, row) for seed, row in enumerate(rows) if not _safe(row)]
+def test_fixed_software_lands_the_nominal_mare_on_every_one_of_50_seeds(nominal_50):
+    failed = [s["seed"] for s, _ in nominal_50 if not _safe(s)]
     assert not failed
 
 
 @pytest.mark.slow
-def test_fixed_software_over_the_atlas_rim_over_50_seeds():
-    """Issue 5 asks for 50 safe landings of 50; measured 42 (3 crashes, 5 landings 1.0-1.9 km from
-    the target). With ~1 km of horizontal error left from the unaided braking, a range update on
-    the crater's steep wall is explained by the linearised filter as a horizontal shift, which
-    can throw the horizontal estimate kilometres off. This guards the measured rate."""
-    rows = _landing_figures(ATLAS, range(50))
-    safe = sum(_safe(row) for row in rows)
-    assert safe >= 42
+def test_fixed_software_over_the_atlas_rim_lands_every_one_of_50_seeds(atlas_50):
+    """Issue 5 asks for 50 safe landings of 50. Every seed lands within the touchdown limits;
+    measured 44 of them within 1 km of the target, the other 6 at 1.0-1.9 km: the unaided
+    braking leaves ~1 km of horizontal error that the range updates over the exact map only
+    partly remove. This guards both."""
+    assert not [s["seed"] for s, _ in atlas_50 if not _within_limits(s)]
+    assert sum(_safe(s) for s, _ in atlas_50) >= 44
+
+
+@pytest.mark.slow
+def test_healthy_range_samples_are_never_rejected_for_long(nominal_50, atlas_50):
+    """No fault is injected in these scenarios, so every rejection is a healthy sample lost.
+    Measured longest runs: 22.6 s on the mare (seed 16: at ~250 m the filter's innovation σ of
+    0.2-0.4 m is far below the ±8 m its horizontal error makes on the small craters) and 42.8 s
+    over Atlas. This guards them; the 10 s the issue asks for is the test below."""
+    assert max(longest for _, longest in nominal_50) <= 25.0
+    assert max(longest for _, longest in atlas_50) <= 45.0
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="not reached: 22.6 s (mare) and 42.8 s (Atlas) measured")
+def test_no_healthy_range_sample_is_rejected_for_more_than_10_s(nominal_50, atlas_50):
+    assert max(longest for _, longest in nominal_50 + atlas_50) <= 10.0

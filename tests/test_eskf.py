@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from filterpy.kalman import KalmanFilter
 
-from gnc.eskf import (ProcessNoise, inject, innovation_covariance, joseph_update,
+from gnc.eskf import (ProcessNoise, inject, innovation_covariance, joseph_apply, kalman_gain,
                       normalized_innovation_squared, propagate_covariance, strapdown,
                       transition_blocks, update_work)
 from gnc.moon import moon_model
@@ -86,8 +86,7 @@ def test_covariance_propagation_equals_dense_products():
     assert np.array_equal(Pc, Pc.T)
 
 
-@pytest.mark.parametrize("m", [1, 2, 3])
-def test_joseph_update_matches_filterpy(m):
+def _update_problem(m):
     A = RNG.normal(size=(15, 15))
     P = A @ A.T + np.eye(15)
     H = np.zeros((3, 15))
@@ -97,13 +96,20 @@ def test_joseph_update_matches_filterpy(m):
     R[:m, :m] = (B @ B.T + np.eye(3))[:m, :m]
     y = np.zeros(3)
     y[:m] = RNG.normal(size=m)
+    return P, H, R, y
+
+
+@pytest.mark.parametrize("m", [1, 2, 3])
+def test_kalman_gain_and_joseph_apply_match_filterpy(m):
+    P, H, R, y = _update_problem(m)
     work = update_work()
     Pc = P.copy()
     S = innovation_covariance(Pc, H, R, m, work)
     S_inv = np.empty((3, 3))
     nis = normalized_innovation_squared(S, y, m, S_inv)
+    kalman_gain(S_inv, m, work)
     dx = np.empty(15)
-    joseph_update(Pc, H, R, y, m, S_inv, work, dx)
+    joseph_apply(Pc, H, R, y, m, work, dx)
     kf = KalmanFilter(dim_x=15, dim_z=m)
     kf.P, kf.x = P.copy(), np.zeros((15, 1))
     kf.update(y[:m].reshape(m, 1), R=R[:m, :m], H=H[:m])
@@ -111,6 +117,26 @@ def test_joseph_update_matches_filterpy(m):
     np.testing.assert_allclose(dx, kf.x.ravel(), rtol=1e-10, atol=1e-14)
     assert nis == pytest.approx((kf.y.T @ kf.SI @ kf.y).item(), rel=1e-10)
     assert np.all(np.linalg.eigvalsh(Pc) > 0)
+
+
+def test_joseph_apply_keeps_the_covariance_of_a_changed_gain():
+    """A Schmidt gain (some rows zeroed): P is (I − KH) P (I − KH)ᵀ + K R Kᵀ, the covariance of
+    the error after that update, and the zeroed states are left as they were."""
+    P, H, R, y = _update_problem(1)
+    work = update_work()
+    Pc = P.copy()
+    S = innovation_covariance(Pc, H, R, 1, work)
+    S_inv = np.empty((3, 3))
+    normalized_innovation_squared(S, y, 1, S_inv)
+    K = kalman_gain(S_inv, 1, work)
+    K[0:2, 0] = 0.0
+    dx = np.empty(15)
+    joseph_apply(Pc, H, R, y, 1, work, dx)
+    k = K[:, :1]
+    A = np.eye(15) - k @ H[:1]
+    np.testing.assert_allclose(Pc, A @ P @ A.T + k @ R[:1, :1] @ k.T, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(Pc[0:2, 0:2], P[0:2, 0:2], rtol=1e-12)
+    assert dx[0] == dx[1] == 0.0
 
 
 def test_strapdown_closed_form_in_uniform_gravity():

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from gnc.plausibility import (ACCEPT, CONTEXT_SIZE, CTX_INNOVATION, CTX_MAX_VALID, CTX_MEASURED,
+from gnc.plausibility import (ACCEPT, CONTEXT_SIZE, CTX_COS_INCIDENCE, CTX_INNOVATION,
+                              CTX_MAX_VALID, CTX_MEASURED,
                               CTX_MIN_VALID, CTX_NIS, CTX_NOISE_VARIANCE, CTX_PREDICTED, CTX_T_S,
                               CTX_VARIANCE, REANCHOR, REJECT_FROZEN, REJECT_GATE,
                               REJECT_INCONSISTENT, REJECT_LATCHED, REJECT_LIMITS, STATE_SIZE,
@@ -12,8 +13,9 @@ from gnc.plausibility import (ACCEPT, CONTEXT_SIZE, CTX_INNOVATION, CTX_MAX_VALI
 SIGMA = 1.0
 
 
-def _ctx(t, measured, predicted, variance=SIGMA ** 2):
+def _ctx(t, measured, predicted, variance=SIGMA ** 2, cos_incidence=1.0):
     ctx = np.zeros(CONTEXT_SIZE)
+    ctx[CTX_COS_INCIDENCE] = cos_incidence
     ctx[CTX_T_S], ctx[CTX_MEASURED], ctx[CTX_PREDICTED] = t, measured, predicted
     ctx[CTX_INNOVATION] = measured - predicted
     ctx[CTX_VARIANCE], ctx[CTX_NOISE_VARIANCE] = variance, SIGMA ** 2
@@ -56,6 +58,21 @@ def test_fixed_reanchors_a_consistent_step_after_the_window():
     assert np.all(d[:step] == ACCEPT)
     assert np.all(d[step:step + 24] == REJECT_GATE)      # 5 s of rejections (25 samples) ...
     assert d[step + 24] == REANCHOR                      # ... then the step is explained as terrain
+
+
+def test_fixed_judges_a_slanted_beam_by_the_vertical_step():
+    """A 3 km terrain step seen by a beam whose incidence turns from 60° to 50° off the normal:
+    the slant innovation 3000 / cos ι drifts by ~1.4 km in 10 s (140 m/s, far past the 3 m/s
+    rate test), the vertical step 3000 m does not; the check fits the latter and re-anchors."""
+    cos_inc = np.cos(np.radians(60.0 - 1.0 * np.clip(T - 10.0, 0.0, None)))
+    measured = DESCENT + NOISE + np.where(T >= 10.0, 3000.0 / cos_inc, 0.0)
+    state = np.zeros(STATE_SIZE)
+    d = np.array([fixed(_ctx(t, z, p, cos_incidence=c), fixed_params(), state)
+                  for t, z, p, c in zip(T, measured, DESCENT, cos_inc)])
+    step = np.flatnonzero(T >= 10.0)[0]
+    assert np.all(d[step:step + 24] == REJECT_GATE) and d[step + 24] == REANCHOR
+    blind = _sequence(fixed, fixed_params(), T, measured, DESCENT)   # the slant innovation itself
+    assert not np.any(blind[step:] == REANCHOR)
 
 
 @pytest.mark.parametrize("period_s", [0.05, 0.06, 0.3, 0.03])

@@ -11,7 +11,7 @@ from gnc.moon import RADIUS_M, llh_to_mf, moon_model
 from gnc.terrain import RANGE_TOLERANCE_M, clearance_xyz, height_m, raycast
 from sims.profile import nadir_profile
 from sims.terrain import (ATLAS_CRATER, Crater, atlas_terrain, crater_terrain, dem_bounds_deg,
-                          dem_terrain, load_dem, sphere_terrain)
+                          dem_terrain, filled_bowl_dem, load_dem, sphere_terrain)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "terrain"
 ATLAS_DEM = DATA / "atlas_crop.npz"
@@ -62,6 +62,22 @@ def test_dem_heights_at_grid_nodes_equal_the_data(real_atlas):
     for i, j in zip(rng.integers(0, lat.size, 200), rng.integers(0, lon.size, 200)):
         assert height_m(real_atlas, np.radians(lat[i]), np.radians(lon[j])) == pytest.approx(
             float(elevation[i, j]), abs=1e-6)
+
+
+def test_filled_dem_keeps_the_plains_and_rim_and_fills_the_bowl_to_the_east_crest(real_atlas):
+    """README figures: the rim crest tops out at +216 m, east of the centre; the floor lies near
+    -3000 m; HAKUTO-R M1's impact point on it at -2897 m."""
+    filled = filled_bowl_dem(real_atlas)
+    level = filled.dem_height_m.max()
+    assert level == pytest.approx(216.0, abs=1.0)
+    raised = filled.dem_height_m != real_atlas.dem_height_m
+    assert np.all(filled.dem_height_m[raised] == level)
+    impact = np.radians(47.581), np.radians(44.094)
+    assert height_m(real_atlas, *impact) == pytest.approx(-2897.0, abs=60.0)
+    assert height_m(filled, *impact) == pytest.approx(level, abs=1e-6)
+    for lat, lon in ((47.5, 47.0), (47.5, 50.0), (45.0, 40.0), (49.5, 44.4)):   # plains, outside
+        point = np.radians(lat), np.radians(lon)
+        assert height_m(filled, *point) == pytest.approx(height_m(real_atlas, *point), abs=1e-6)
 
 
 def test_dem_interpolates_bilinearly_and_clamps_outside():
