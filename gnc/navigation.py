@@ -19,13 +19,14 @@ would share it, with their cross-covariance dropped: the 15-state filter takes i
 is reset to the measurement's, the way EKF2 resets its terrain estimate to the range finder. With
 ``terrain_walk = 0`` and no re-anchoring, the map is trusted as exact.
 
-A map whose error is modelled (``terrain_walk > 0``) is also not trusted for where its slopes
-are: a range that disagrees with it on a slope may be the map's error as well as a horizontal
-position error, and the linearised update would explain it as the latter, kilometres of it
-on a crater wall. Range updates then correct only the vertical component of the position: the
-horizontal position is a Schmidt "consider" state (its rows of the gain zeroed, the covariance
-updated in Joseph form, valid for any gain), so it keeps its own covariance and its
-correlations, and the velocimeter's velocities keep it from drifting.
+A map whose error is modelled (``terrain_walk > 0``) is not trusted for its shape either: a
+range that disagrees with it may be the map's error where the filter would see a horizontal
+position error (kilometres of it on a crater wall), a velocity or an attitude error, and the
+three velocimeter beams each see a different stretch of ground under one offset. Range updates
+then correct only the vertical position (and the offset): every other error state is a Schmidt
+"consider" state, its rows of the gain zeroed and the covariance updated in Joseph form (valid
+for any gain), so it keeps its covariance and correlations and is left to the sensors that
+measure it (velocimeter velocities, star tracker).
 
 A :data:`~gnc.plausibility.REANCHOR` on a channel without a terrain offset (a line-of-sight
 velocity that stayed consistent through a window of rejections) means the estimate, not the

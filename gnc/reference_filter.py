@@ -185,12 +185,12 @@ class ReferenceFilter:
         return decision
 
     def _schmidt_range_update(self, H, R, y, S):
-        """Range update over a map whose error is modelled: the gain's horizontal position
-        rows zeroed, ``P`` in Joseph form; returns the error estimate."""
+        """Range update over a map whose error is modelled: of the gain only the vertical
+        position kept, ``P`` in Joseph form; returns the error estimate."""
         P = self.kf.P
-        K = P @ H.T @ np.linalg.inv(S)
         up = self.r / np.linalg.norm(self.r)
-        K[0:3] = np.outer(up, up) @ K[0:3]
+        K = np.zeros((ERROR_SIZE, 1))
+        K[0:3] = np.outer(up, up) @ (P @ H.T @ np.linalg.inv(S))[0:3]
         A = np.eye(ERROR_SIZE) - K @ H
         self.kf.P = A @ P @ A.T + K @ R @ K.T
         return (K @ y).ravel()
