@@ -199,10 +199,14 @@ def _log_mode(st, t_s, mode_to, reason):
 
 
 @njit(cache=True, error_model='numpy')
-def _altitude_fix(cfg, st, t_s, alt):
-    """Whether guidance must fly degraded: in braking or approach, below the altitude where an
-    altitude sensor is expected, with none accepted for the timeout; it stays so until one is
-    accepted. Logs the change either way."""
+def _altitude_fix(cfg, st, t_s, alt, sigma):
+    """``(degraded, regained)``: whether guidance must fly degraded, and whether an altitude fix
+    has just ended a degraded stretch. Degraded: from braking or approach (and held through the
+    terminal descent), with the lowest altitude the estimate allows (``degraded_sigmas`` σ below it) under the altitude
+    where an altitude sensor is expected, and none accepted for the timeout. Waiting until the
+    estimate itself reaches that altitude is too late when the estimate is high: on a steep
+    approach the vehicle is then already far below it and fast. It stays degraded until a fix
+    is accepted. Logs the change either way."""
     v, counts, m = st.vars, st.nav.counts, cfg.modes
     fixes = (counts[RANGEFINDER, ACCEPT] + counts[RANGEFINDER, REANCHOR]
              + counts[VELOCIMETER_RANGE, ACCEPT] + counts[VELOCIMETER_RANGE, REANCHOR])
@@ -211,16 +215,18 @@ def _altitude_fix(cfg, st, t_s, alt):
         v[V_FIXES] = fixes
         v[V_LAST_FIX_S] = t_s
     mode = int(v[V_MODE])
-    flying = mode == BRAKING or mode == APPROACH
-    if v[V_DEGRADED] > 0.0:                  # until a fix comes, whatever the estimate says
+    flying = mode == BRAKING or mode == APPROACH or mode == TERMINAL
+    was = v[V_DEGRADED] > 0.0
+    if was:                                  # until a fix comes, whatever the estimate says
         degraded = flying and not new_fix
     else:
-        degraded = (flying and 0.0 < m.fix_expected_m and alt < m.fix_expected_m
+        degraded = ((mode == BRAKING or mode == APPROACH) and 0.0 < m.fix_expected_m
+                    and alt - m.degraded_sigmas * sigma < m.fix_expected_m
                     and t_s - v[V_LAST_FIX_S] > m.fix_timeout_s)
-    if degraded != (v[V_DEGRADED] > 0.0):
+    if degraded != was:
         _log_mode(st, t_s, mode, FIX_MISSING if degraded else FIX_REGAINED)
         v[V_DEGRADED] = 1.0 if degraded else 0.0
-    return degraded
+    return degraded, was and not degraded and new_fix
 
 
 @njit(cache=True, error_model='numpy')
@@ -255,7 +261,14 @@ def _guide(cfg, st, terrain_map, t_s, dt_s):
     elif mode == APPROACH and t_s >= v[V_PHASE_END_S] - g.switch_tgo_s:
         _log_mode(st, t_s, TERMINAL, TERMINAL_GATE)
     mode = int(v[V_MODE])
-    margin = cfg.modes.degraded_sigmas * sigma if _altitude_fix(cfg, st, t_s, alt) else 0.0
+    degraded, regained = _altitude_fix(cfg, st, t_s, alt, sigma)
+    margin = cfg.modes.degraded_sigmas * sigma if degraded else 0.0
+    if mode == TERMINAL and regained and alt > 2.0 * g.terminal_height_m:
+        # the fix came while the vehicle waited high above the ground: fly the approach again,
+        # now on a measured altitude, instead of the slow terminal descent all the way down
+        _log_mode(st, t_s, APPROACH, FIX_REGAINED)
+        v[V_PHASE_END_S] = t_s + approach_duration_s(cfg.nav.moon, g, nav.x, alt)
+        mode = APPROACH
     if mode == TERMINAL:
         if alt - g.leg_height_m <= 0.0 and not any_leg_closed(st.legs):
             v[V_GROUNDED_S] += dt_s
@@ -273,7 +286,9 @@ def _guide(cfg, st, terrain_map, t_s, dt_s):
         a = zem_zev_to(cfg.nav.moon, g, x, t_s, v[V_PHASE_END_S], offset + margin,
                        g.terminal_height_m, 0.0, 0.0, g.terminal_descent_m_s)
     elif mode == TERMINAL:
-        a = terminal_acceleration(cfg.nav.moon, g, x, alt)
+        # degraded: the descent rate of the lowest altitude the estimate allows, so a ground
+        # nearer than estimated is met at the touchdown rate, not at the approach's
+        a = terminal_acceleration(cfg.nav.moon, g, x, alt - margin)
     else:
         a = (0.0, 0.0, 0.0)
     v[V_ACCEL_I], v[V_ACCEL_I + 1], v[V_ACCEL_I + 2] = a

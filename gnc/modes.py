@@ -25,11 +25,14 @@ then clears every sensor's plausibility memory, so a rangefinder judged faulty i
 HAKUTO-R Mission 1's software had no such rule (``contradiction_s = inf``) and waited for
 touchdown until its propellant ran out.
 
-Missing altitude fix: below ``fix_expected_m`` of estimated altitude an altitude sensor (the
-rangefinder, or the velocimeter's ranges) is expected to be delivering. When none has been
-accepted for ``fix_timeout_s``, braking and approach fly as if the ground were
-``degraded_sigmas`` standard deviations of the altitude estimate closer than estimated, until
-an altitude sample is accepted (ispace
+Missing altitude fix: below ``fix_expected_m`` of altitude an altitude sensor (the
+rangefinder, or the velocimeter's ranges) is expected to be delivering. When the lowest altitude
+the estimate allows (``degraded_sigmas`` standard deviations below it) is under that height and
+none has been accepted for ``fix_timeout_s``, braking, approach and the terminal descent fly as
+if the ground were ``degraded_sigmas`` σ closer than estimated (the approach ends that much
+higher, the terminal descent slows as that lowest altitude nears the ground), until an altitude
+sample is accepted; a fix that comes while the terminal descent waits high up starts the
+approach again on the measured altitude (ispace
 Mission 2 flew on its inertial altitude instead: ``fix_expected_m = 0``, never degraded).
 
 Gyro saturation: with ``realign_after_saturation``, a gyro channel reading its full-scale value is
