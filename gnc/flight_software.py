@@ -287,8 +287,13 @@ def _guide(cfg, st, terrain_map, t_s, dt_s):
                        g.terminal_height_m, 0.0, 0.0, g.terminal_descent_m_s)
     elif mode == TERMINAL:
         # degraded: the descent rate of the lowest altitude the estimate allows, so a ground
-        # nearer than estimated is met at the touchdown rate, not at the approach's
-        a = terminal_acceleration(cfg.nav.moon, g, x, alt - margin)
+        # nearer than estimated is met slowly; but no slower than midway between the touchdown
+        # rate and the terminal's largest, or the wait for the fix exhausts the propellant
+        low = alt - margin
+        if margin > 0.0:
+            low = max(low, g.leg_height_m + g.terminal_altitude_tau_s
+                      * 0.5 * (g.touchdown_rate_m_s + g.terminal_rate_max_m_s))
+        a = terminal_acceleration(cfg.nav.moon, g, x, low)
     else:
         a = (0.0, 0.0, 0.0)
     v[V_ACCEL_I], v[V_ACCEL_I + 1], v[V_ACCEL_I + 2] = a
