@@ -21,6 +21,7 @@ from numba import njit
 from gnc.control import attitude_torque, engine_commands, mass_flow_kg_s
 from gnc.eskf import E_ATT, ERROR_SIZE, QUAT
 from gnc.guidance import approach_duration_s, terminal_acceleration, zem_zev_to
+from gnc.moon import ground_speeds
 from gnc.modes import (APPROACH, BRAKING, CONTRADICTION, FIX_MISSING, FIX_REGAINED, GATE_TIME,
                        GYRO_SATURATION, MODE_EVENT_COLUMNS, RANGEFINDER_ALTITUDE, REALIGNMENT,
                        SHUTDOWN, TERMINAL, TERMINAL_GATE, any_leg_closed, range_cutoff,
@@ -41,11 +42,18 @@ class Variant(NamedTuple):
     modes: dict                   # overrides of gnc.modes.MODE_DEFAULTS
     ignore: tuple = ()            # channels the filter is configured not to use
     verify_sensors: bool = False  # refuse, before flight, a configuration that ignores a sensor
+    slope_sigma_max_m: float = np.inf  # horizontal σ beyond which ranges ignore the map's slope
 
 
 _AS_FLOWN = dict(plausible_height_m=np.inf, contradiction_s=np.inf, range_cutoff_m=-np.inf,
                  fix_expected_m=0.0, realign_after_saturation=False)
 """Mode logic without any of the fixed software's defences; each legacy variant adds its flaw."""
+
+SLOPE_SIGMA_MAX_M = 300.0
+"""The fixed software's horizontal position 1σ beyond which range updates leave the map's slope
+out: craters of a few hundred metres make the map's height non-linear over that distance; the
+legacy variants always use the slope (ispace Mission 2 reached its first range with about 1.5 km
+of horizontal uncertainty, and one slanted sample then moved it by hundreds of metres)."""
 
 VARIANTS = {
     "fixed": Variant(
@@ -53,7 +61,7 @@ VARIANTS = {
         "scatter consistency, never a latch; plausible-altitude touchdown; contradiction recovery; "
         "a slower descent when no altitude fix comes; gyro-saturation re-alignment; checked "
         "rangefinder altitude; sensor configuration verified",
-        {}, True, {}, {}, verify_sensors=True),
+        {}, True, {}, {}, verify_sensors=True, slope_sigma_max_m=SLOPE_SIGMA_MAX_M),
     "legacy_m1": Variant(
         "HAKUTO-R Mission 1 as flown: an altitude sensor rejected when |measured - estimated| > "
         "1 km, latched for good; touchdown awaited indefinitely",
@@ -90,8 +98,8 @@ def get_variant(name):
 (V_MODE, V_PHASE_END_S, V_MASS_KG, V_ALT_M, V_ALT_SIGMA_M, V_MAIN_N, V_THRUSTERS, V_THROTTLE,
  V_TORQUE, V_ATT_ERR_RAD, V_ACCEL_I, V_LATCHED, V_GROUNDED_S, V_CUTOFF_S, V_MODE_EVENTS,
  V_STEP, V_RANGE_ALT_M, V_FIXES, V_WAIT_FROM_S, V_DEGRADED, V_GYRO_LAST, V_GYRO_STATE,
- V_ST_ACCEPTED, VARS_SIZE) = (0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22,
-                              23, 24, 27, 28, 29)
+ V_ST_ACCEPTED, V_FAST_DESCENT, VARS_SIZE) = (0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 15, 16, 17, 18,
+                                               19, 20, 21, 22, 23, 24, 27, 28, 29, 30)
 """Layout of ``FswState.vars``: mode, end time of the current ZEM/ZEV phase, booked mass, last
 estimated altitude and its σ, main-engine command (N), thrusters' fraction, throttle, torque
 command (3), attitude error, guidance's thrust acceleration (inertial, 3), latched leg
@@ -100,7 +108,7 @@ steps flown, altitude from the latest rangefinder sample (projected with the est
 attitude), altitude fixes accepted and the time the estimate passed below the altitude a fix is
 expected from, degraded guidance flag, last
 unsaturated gyro increment (3), gyro state (:data:`GYRO_OK`, ...), star-tracker acceptances
-counted when the saturation ended."""
+counted when the saturation ended, terminal descent sped up (after a degraded stretch)."""
 GYRO_OK, GYRO_SATURATED, GYRO_SUSPECT = 0.0, 1.0, 2.0
 REALIGN_SIGMA_RAD = 0.2
 """1σ per axis the attitude is opened to after a gyro saturation: the error a held rate can build
@@ -200,12 +208,36 @@ def _log_mode(st, t_s, mode_to, reason):
 
 
 @njit(cache=True, error_model='numpy')
-def _altitude_fix(cfg, st, t_s, alt):
-    """Whether guidance must fly degraded: in braking or approach, no altitude sensor has
-    delivered a single valid sample ``fix_timeout_s`` after the estimate passed below the
-    altitude where one is expected; it stays so until a sample is accepted. A sensor that
-    delivers samples the filter doubts (a terrain step being re-anchored) is not missing.
-    Logs the change either way."""
+def _stopping_distance_m(cfg, st):
+    """Height the vehicle loses braking its present descent at full main-engine thrust."""
+    x, vehicle = st.nav.x, cfg.vehicle
+    vertical, _ = ground_speeds(cfg.nav.moon, x[0], x[1], x[2], x[3], x[4], x[5])
+    gravity = cfg.nav.moon.mu_m3_s2 / (x[0] ** 2 + x[1] ** 2 + x[2] ** 2)
+    braking = vehicle.main_thrust_max_n / st.vars[V_MASS_KG] - gravity
+    if vertical >= 0.0:
+        return 0.0
+    return vertical * vertical / (2.0 * braking) if braking > 0.0 else np.inf
+
+
+@njit(cache=True, error_model='numpy')
+def _thrusters_rate_max_m_s(cfg, st):
+    """The fastest terminal descent the thrusters can stop on the terminal's profile (its
+    deceleration, rate / τ) with half of their thrust margin over the vehicle's weight."""
+    x = st.nav.x
+    gravity = cfg.nav.moon.mu_m3_s2 / (x[0] ** 2 + x[1] ** 2 + x[2] ** 2)
+    margin = cfg.vehicle.thrusters_force_n / st.vars[V_MASS_KG] - gravity
+    return 0.5 * margin * cfg.guidance.terminal_altitude_tau_s
+
+
+@njit(cache=True, error_model='numpy')
+def _altitude_fix(cfg, st, t_s, alt, sigma):
+    """Whether guidance must fly degraded: in braking or approach, no
+    altitude sensor has delivered a single valid sample ``fix_timeout_s`` after the lowest
+    altitude the estimate allows (``degraded_sigmas`` σ below it), less the height braking the
+    present descent takes, passed below the altitude where one is expected; it stays so,
+    through the terminal descent too, until a sample is accepted. A sensor that delivers
+    samples the filter doubts (a terrain step being re-anchored) is not missing. Logs the
+    change either way."""
     v, counts, m = st.vars, st.nav.counts, cfg.modes
     fixes = (counts[RANGEFINDER, ACCEPT] + counts[RANGEFINDER, REANCHOR]
              + counts[VELOCIMETER_RANGE, ACCEPT] + counts[VELOCIMETER_RANGE, REANCHOR])
@@ -214,17 +246,18 @@ def _altitude_fix(cfg, st, t_s, alt):
         delivered += counts[RANGEFINDER, d] + counts[VELOCIMETER_RANGE, d]
     new_fix = fixes != v[V_FIXES]
     v[V_FIXES] = fixes
-    expected = 0.0 < m.fix_expected_m and alt < m.fix_expected_m
-    if expected and not np.isfinite(v[V_WAIT_FROM_S]):
-        v[V_WAIT_FROM_S] = t_s
+    if 0.0 < m.fix_expected_m and not np.isfinite(v[V_WAIT_FROM_S]):
+        lowest = alt - m.degraded_sigmas * sigma - _stopping_distance_m(cfg, st)
+        if lowest < m.fix_expected_m:
+            v[V_WAIT_FROM_S] = t_s
     mode = int(v[V_MODE])
-    flying = mode == BRAKING or mode == APPROACH
-    if v[V_DEGRADED] > 0.0:                  # until a fix comes, whatever the estimate says
-        degraded = flying and not new_fix
+    was = v[V_DEGRADED] > 0.0
+    if was:                                  # until a fix comes, whatever the estimate says
+        degraded = (mode == BRAKING or mode == APPROACH or mode == TERMINAL) and not new_fix
     else:
-        degraded = (flying and expected and delivered == 0.0
-                    and t_s - v[V_WAIT_FROM_S] > m.fix_timeout_s)
-    if degraded != (v[V_DEGRADED] > 0.0):
+        degraded = ((mode == BRAKING or mode == APPROACH) and np.isfinite(v[V_WAIT_FROM_S])
+                    and delivered == 0.0 and t_s - v[V_WAIT_FROM_S] > m.fix_timeout_s)
+    if degraded != was:
         _log_mode(st, t_s, mode, FIX_MISSING if degraded else FIX_REGAINED)
         v[V_DEGRADED] = 1.0 if degraded else 0.0
     return degraded
@@ -255,7 +288,12 @@ def _guide(cfg, st, terrain_map, t_s, dt_s):
     v[V_ALT_M], v[V_ALT_SIGMA_M] = alt, sigma
     offset = nav.status[ST_OFFSET]
     was_degraded = v[V_DEGRADED] > 0.0
-    degraded = _altitude_fix(cfg, st, t_s, alt)
+    degraded = _altitude_fix(cfg, st, t_s, alt, sigma)
+    if degraded:
+        # the terminal descent will begin high above the ground: fly it as fast as the
+        # terminal thrusters can still stop, not at the planned terminal rate all the way
+        # down (a long hover lets the unaided horizontal velocity drift)
+        v[V_FAST_DESCENT] = 1.0
     margin = cfg.modes.degraded_sigmas * sigma if degraded else 0.0
     mode = int(v[V_MODE])
     if mode == BRAKING and t_s >= v[V_PHASE_END_S] - g.switch_tgo_s:
@@ -284,7 +322,17 @@ def _guide(cfg, st, terrain_map, t_s, dt_s):
         a = zem_zev_to(cfg.nav.moon, g, x, t_s, v[V_PHASE_END_S], offset + margin,
                        g.terminal_height_m, 0.0, 0.0, g.terminal_descent_m_s)
     elif mode == TERMINAL:
-        a = terminal_acceleration(cfg.nav.moon, g, x, alt)
+        # degraded: the descent rate of the lowest altitude the estimate allows, so a ground
+        # nearer than estimated is met slowly; but no slower than midway between the touchdown
+        # rate and the terminal's largest, or the wait for the fix exhausts the propellant
+        low = alt - margin
+        if degraded:
+            low = max(low, g.leg_height_m + g.terminal_altitude_tau_s
+                      * 0.5 * (g.touchdown_rate_m_s + g.terminal_rate_max_m_s))
+        rate_max = g.terminal_rate_max_m_s
+        if v[V_FAST_DESCENT] > 0.0:
+            rate_max = max(rate_max, _thrusters_rate_max_m_s(cfg, st))
+        a = terminal_acceleration(cfg.nav.moon, g, x, low, rate_max)
     else:
         a = (0.0, 0.0, 0.0)
     v[V_ACCEL_I], v[V_ACCEL_I + 1], v[V_ACCEL_I + 2] = a

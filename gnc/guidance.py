@@ -204,12 +204,12 @@ def approach_duration_s(moon, guidance, x, altitude_m):
 
 
 @njit(cache=True, error_model='numpy')
-def terminal_acceleration(moon, guidance, x, altitude_m):
+def terminal_acceleration(moon, guidance, x, altitude_m, rate_max_m_s):
     """Thrust acceleration (inertial tuple) of the terminal vertical descent.
 
     The wanted descent rate is ``(altitude − leg height) / τ`` limited to
-    ``[touchdown_rate, terminal_rate_max]``; horizontal ground velocity is nulled; the thrust's
-    tilt from the local vertical is limited.
+    ``[touchdown_rate, rate_max_m_s]`` (``terminal_rate_max_m_s`` as planned); horizontal ground
+    velocity is nulled; the thrust's tilt from the local vertical is limited.
     """
     rx, ry, rz = x[0], x[1], x[2]
     r = np.sqrt(rx * rx + ry * ry + rz * rz)
@@ -218,7 +218,7 @@ def terminal_acceleration(moon, guidance, x, altitude_m):
     # velocity over the ground
     gvx, gvy, gvz = x[3] + om * ry, x[4] - om * rx, x[5]
     rate = min(max((altitude_m - guidance.leg_height_m) / guidance.terminal_altitude_tau_s,
-                   guidance.touchdown_rate_m_s), guidance.terminal_rate_max_m_s)
+                   guidance.touchdown_rate_m_s), rate_max_m_s)
     tau = guidance.velocity_tau_s
     gx, gy, gz = gravity_xyz(moon, rx, ry, rz)
     ax = (-rate * ux - gvx) / tau - gx

@@ -25,12 +25,15 @@ then clears every sensor's plausibility memory, so a rangefinder judged faulty i
 HAKUTO-R Mission 1's software had no such rule (``contradiction_s = inf``) and waited for
 touchdown until its propellant ran out.
 
-Missing altitude fix: below ``fix_expected_m`` of estimated altitude an altitude sensor (the
-rangefinder, or the velocimeter's ranges) is expected to be delivering. When none has delivered
-a valid sample ``fix_timeout_s`` after that (a silent sensor; one whose samples are doubted is
-not missing), braking and approach fly as if the ground were
-``degraded_sigmas`` standard deviations of the altitude estimate closer than estimated, until
-an altitude sample is accepted (ispace
+Missing altitude fix: once the lowest altitude the estimate allows (``degraded_sigmas``
+standard deviations below it) is under ``fix_expected_m``, an altitude sensor (the rangefinder,
+or the velocimeter's ranges) is expected to be delivering. When none has delivered a valid
+sample ``fix_timeout_s`` after that (a silent sensor; one whose samples are doubted is not
+missing), braking, approach and the terminal descent fly as if the ground were that many σ
+closer than estimated (the approach ends that much higher; the terminal descent slows as that
+lowest altitude nears the ground, to no less than midway between the touchdown rate and its
+largest), until an altitude sample is accepted; a fix that comes while the terminal descent
+waits high up starts the approach again on the measured altitude (ispace
 Mission 2 flew on its inertial altitude instead: ``fix_expected_m = 0``, never degraded).
 
 Gyro saturation: with ``realign_after_saturation``, a gyro channel reading its full-scale value is
@@ -71,7 +74,7 @@ class ModeParams(NamedTuple):
 
 MODE_DEFAULTS = dict(monitor_altitude_m=np.inf, latch_before_monitor=False,
                      plausible_height_m=5.0, contradiction_s=15.0, range_cutoff_m=1.0,
-                     range_cutoff_checked=True, fix_expected_m=3000.0, fix_timeout_s=20.0,
+                     range_cutoff_checked=True, fix_expected_m=3000.0, fix_timeout_s=2.0,
                      degraded_sigmas=3.0, realign_after_saturation=True)
 """The fixed software's mode logic. ``fix_expected_m``: ispace expected valid rangefinder data
 from 3 km (landing-failures.md §2)."""

@@ -68,7 +68,7 @@ def _check(channel, spec):
 
 def make_nav_config(noise, imu_rate_hz=100.0, cov_rate_hz=10.0, rangefinder=None,
                     velocimeter=None, star_tracker_noise_rad=None, checks=None, ignore=(),
-                    moon=None, terrain_walk_m_rt_m=0.0):
+                    moon=None, terrain_walk_m_rt_m=0.0, slope_sigma_max_m=np.inf):
     """Validated :class:`~gnc.navigation.NavConfig`.
 
     Parameters
@@ -93,6 +93,10 @@ def make_nav_config(noise, imu_rate_hz=100.0, cov_rate_hz=10.0, rangefinder=None
         How fast the on-board map's error grows along the ground track (m/√m): 0 trusts the map
         as exact; about 3 suits a map that knows only the mean level of rough highlands (height
         differences of ~100 m per km).
+    slope_sigma_max_m : float
+        Horizontal position 1σ beyond which range updates leave the map's slope out (its share
+        of the predicted range's variance moves into the noise; see
+        :func:`gnc.navigation.drop_slope`); ``inf`` always uses it.
     """
     if not isinstance(noise, ProcessNoise):
         raise ValueError("navigation.noise: give a gnc.eskf.ProcessNoise")
@@ -126,9 +130,11 @@ def make_nav_config(noise, imu_rate_hz=100.0, cov_rate_hz=10.0, rangefinder=None
     present = (rangefinder is not None, velocimeter is not None, velocimeter is not None, has_st)
     use = tuple(bool(p and c not in ignore) for p, c in zip(present, CHANNELS))
     walk = check_number("navigation", "terrain_walk_m_rt_m", terrain_walk_m_rt_m, 0.0)
+    slope_max = check_number("navigation", "slope_sigma_max_m", slope_sigma_max_m, 0.0,
+                             low_open=True, allow_inf=True)
     return NavConfig(moon if moon is not None else moon_model(), 1.0 / imu_rate,
-                     int(round(ratio)), noise, rf, vm, st_noise, walk, use, tuple(functions),
-                     np.array(params))
+                     int(round(ratio)), noise, rf, vm, st_noise, walk, slope_max, use,
+                     tuple(functions), np.array(params))
 
 
 def check_sensor_configuration(cfg, provided):

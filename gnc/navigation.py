@@ -28,6 +28,13 @@ then correct only the vertical position (and the offset): every other error stat
 for any gain), so it keeps its covariance and correlations and is left to the sensors that
 measure it (velocimeter velocities, star tracker).
 
+A map trusted as exact is still only linear over its features: when the horizontal position
+is uncertain beyond ``slope_sigma_max_m`` (after a long flight without ranges, ispace Mission 2),
+a range update leaves the map's slope out of its sensitivity (that share of the predicted
+range's variance goes into the noise) and corrects only the vertical channel, position and
+velocity; the correlations a long unaided flight built would otherwise let one range steer the
+horizontal velocity, the attitude and the biases.
+
 A :data:`~gnc.plausibility.REANCHOR` on a channel without a terrain offset (a line-of-sight
 velocity that stayed consistent through a window of rejections) means the estimate, not the
 sensor, is off: the velocity covariance is opened by ``y²`` along the measurement's velocity
@@ -95,6 +102,7 @@ class NavConfig(NamedTuple):
     velocimeter: BeamGeometry
     star_tracker_noise_rad: tuple
     terrain_walk_m_rt_m: float    # map error growth, m per √m of ground track
+    slope_sigma_max_m: float      # horizontal position σ beyond which ranges ignore the map's slope
     use: tuple                    # per channel: does the filter use it
     checks: tuple                 # per channel: plausibility check (CHECK_SIGNATURE)
     check_params: np.ndarray      # (n_channels, PARAMS_SIZE)
@@ -213,13 +221,18 @@ def _scalar_update(cfg, nav, channel, beam, h, measured, predicted, noise_varian
     range, 0 otherwise).
     """
     work = update_work()
+    slope_variance = 0.0
+    vertical_channel = (h_offset != 0.0
+                        and horizontal_sigma_m(nav.x, nav.P) > cfg.slope_sigma_max_m)
+    if vertical_channel:
+        slope_variance = drop_slope(nav.x, nav.P, h)
     H = np.zeros((MAX_DIM, ERROR_SIZE))
     R = np.zeros((MAX_DIM, MAX_DIM))
     for j in range(ERROR_SIZE):
         H[0, j] = h[j]
     offset_var = nav.status[ST_OFFSET_VAR]
     map_variance = h_offset * h_offset * offset_var
-    R[0, 0] = noise_variance + map_variance
+    R[0, 0] = noise_variance + map_variance + slope_variance
     y = np.zeros(MAX_DIM)
     y[0] = measured - predicted
     S = innovation_covariance(nav.P, H, R, 1, work)
@@ -250,7 +263,9 @@ def _scalar_update(cfg, nav, channel, beam, h, measured, predicted, noise_varian
                                      + k * k * (S[0, 0] - map_variance))
     K = kalman_gain(S_inv, 1, work)
     if h_offset != 0.0 and cfg.terrain_walk_m_rt_m > 0.0:
-        _vertical_position_gain(nav.x, K)
+        _vertical_gain(nav.x, K, False)
+    elif vertical_channel:
+        _vertical_gain(nav.x, K, True)
     dx = np.empty(ERROR_SIZE)
     joseph_apply(nav.P, H, R, y, 1, work, dx)
     inject(nav.x, dx)
@@ -258,17 +273,56 @@ def _scalar_update(cfg, nav, channel, beam, h, measured, predicted, noise_varian
 
 
 @njit(cache=True, error_model='numpy')
-def _vertical_position_gain(x, K):
-    """Keep of the gain ``K`` (its first column) only the vertical position: every other error
-    state becomes a Schmidt "consider" state of the update."""
+def horizontal_sigma_m(x, P):
+    """1σ per horizontal axis of the position estimate (the mean of the two)."""
+    r2 = x[POS] ** 2 + x[POS + 1] ** 2 + x[POS + 2] ** 2
+    trace, vertical = 0.0, 0.0
+    for a in range(3):
+        trace += P[E_POS + a, E_POS + a]
+        for b in range(3):
+            vertical += x[POS + a] * P[E_POS + a, E_POS + b] * x[POS + b]
+    return np.sqrt(max(0.5 * (trace - vertical / r2), 0.0))
+
+
+@njit(cache=True, error_model='numpy')
+def drop_slope(x, P, h):
+    """Leave the map's slope out of a range's sensitivity ``h``: its position part projected on
+    the local vertical. Returns the variance the horizontal part carried (``hₕᵀ P hₕ``), which
+    the caller adds to the measurement noise: over a horizontal uncertainty wider than the
+    terrain's features the linearised map height is not valid, and a slope there would steer
+    the horizontal position and velocity (terrain-relative navigation from one beam)."""
     r2 = x[POS] ** 2 + x[POS + 1] ** 2 + x[POS + 2] ** 2
     s = 0.0
     for a in range(3):
-        s += x[POS + a] * K[E_POS + a, 0]
+        s += x[POS + a] * h[E_POS + a]
+    s /= r2
+    hh = np.empty(3)
+    for a in range(3):
+        hh[a] = h[E_POS + a] - s * x[POS + a]
+        h[E_POS + a] = s * x[POS + a]
+    variance = 0.0
+    for a in range(3):
+        for b in range(3):
+            variance += hh[a] * P[E_POS + a, E_POS + b] * hh[b]
+    return variance
+
+
+@njit(cache=True, error_model='numpy')
+def _vertical_gain(x, K, with_velocity):
+    """Keep of the gain ``K`` (its first column) only the vertical position, and the vertical
+    velocity if ``with_velocity``: every other error state becomes a Schmidt "consider" state
+    of the update."""
+    r2 = x[POS] ** 2 + x[POS + 1] ** 2 + x[POS + 2] ** 2
+    s_pos, s_vel = 0.0, 0.0
+    for a in range(3):
+        s_pos += x[POS + a] * K[E_POS + a, 0]
+        s_vel += x[POS + a] * K[E_VEL + a, 0]
     for i in range(ERROR_SIZE):
         K[i, 0] = 0.0
     for a in range(3):
-        K[E_POS + a, 0] = s * x[POS + a] / r2
+        K[E_POS + a, 0] = s_pos * x[POS + a] / r2
+        if with_velocity:
+            K[E_VEL + a, 0] = s_vel * x[POS + a] / r2
 
 
 @njit(cache=True)

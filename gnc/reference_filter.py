@@ -138,6 +138,15 @@ class ReferenceFilter:
         m = H.shape[0]
         map_variance = h_offset ** 2 * self.offset_var
         R = R + map_variance * np.eye(m)
+        vertical_channel = (h_offset != 0.0
+                            and self._horizontal_sigma_m() > self.cfg.slope_sigma_max_m)
+        if vertical_channel:
+            # the map's slope left out: H's position part on the vertical, the rest into R
+            up = self.r / np.linalg.norm(self.r)
+            across = H[0, 0:3] - (H[0, 0:3] @ up) * up
+            H = H.copy()
+            H[0, 0:3] -= across
+            R = R + across @ P[0:3, 0:3] @ across
         S = H @ P @ H.T + R
         nis = float(y @ np.linalg.solve(S, y))
         ctx = np.zeros(CONTEXT_SIZE)
@@ -170,7 +179,9 @@ class ReferenceFilter:
             self.offset += k * y[0]
             self.offset_var = (1 - k * h_offset) ** 2 * self.offset_var + k * k * (S[0, 0] - map_variance)
         if h_offset != 0.0 and self.cfg.terrain_walk_m_rt_m > 0.0:
-            dx = self._schmidt_range_update(H, R, y, S)
+            dx = self._schmidt_range_update(H, R, y, S, with_velocity=False)
+        elif vertical_channel:
+            dx = self._schmidt_range_update(H, R, y, S, with_velocity=True)
         else:
             self.kf.x = np.zeros((ERROR_SIZE, 1))
             self.kf.dim_z = m
@@ -184,13 +195,22 @@ class ReferenceFilter:
         self.bg = self.bg + dx[12:15]
         return decision
 
-    def _schmidt_range_update(self, H, R, y, S):
-        """Range update over a map whose error is modelled: of the gain only the vertical
-        position kept, ``P`` in Joseph form; returns the error estimate."""
+    def _horizontal_sigma_m(self):
+        up = self.r / np.linalg.norm(self.r)
+        P_rr = self.kf.P[0:3, 0:3]
+        return np.sqrt(max(0.5 * (np.trace(P_rr) - up @ P_rr @ up), 0.0))
+
+    def _schmidt_range_update(self, H, R, y, S, with_velocity):
+        """Range update of the vertical channel alone: of the gain only the vertical position
+        kept (and the vertical velocity if ``with_velocity``), ``P`` in Joseph form; returns
+        the error estimate."""
         P = self.kf.P
         up = self.r / np.linalg.norm(self.r)
+        full = P @ H.T @ np.linalg.inv(S)
         K = np.zeros((ERROR_SIZE, 1))
-        K[0:3] = np.outer(up, up) @ (P @ H.T @ np.linalg.inv(S))[0:3]
+        K[0:3] = np.outer(up, up) @ full[0:3]
+        if with_velocity:
+            K[3:6] = np.outer(up, up) @ full[3:6]
         A = np.eye(ERROR_SIZE) - K @ H
         self.kf.P = A @ P @ A.T + K @ R @ K.T
         return (K @ y).ravel()

@@ -145,6 +145,16 @@ def _point_engine(moon, guidance, x, est):
     x[QUAT:QUAT + 4] = from_dcm(rot.as_matrix())
 
 
+def _initial_estimate(truth_row, P0, nav_seed, initial_error):
+    """The initial estimate ``(r_i, v_i, q_bi, b_a, b_g)`` drawn about ``truth_row`` from ``P0``;
+    with ``initial_error = "altitude_only"`` its position, velocity and attitude are the truth's
+    (the caller adds the replayed flight's altitude error), its IMU biases still drawn."""
+    est = dispersed_estimate(truth_row, P0, np.random.default_rng(nav_seed))
+    if initial_error == "altitude_only":
+        return (truth_row[0:3].copy(), truth_row[3:6].copy(), truth_row[6:10].copy()) + est[3:]
+    return est
+
+
 def _with_altitude_error(estimate, r_true_i, error_m):
     """The initial estimate with its position error along the local vertical set to ``error_m``
     (estimate − truth): a replayed flight's known orbit-determination altitude error in place of
@@ -240,7 +250,7 @@ def _build(sc, seq, perfect_navigation):
     imu_state = imu_init(sensors.imu, rng)
     walk = sc.terrain["onboard_error_m_rt_m"] if variant.models_map_error else 0.0
     cfg = nav_config_for(sensors, moon, sc.navigation["cov_rate_hz"], variant.checks, variant.ignore,
-                         walk, variant.rangefinder)
+                         walk, variant.rangefinder, variant.slope_sigma_max_m)
     if variant.verify_sensors:
         check_sensor_configuration(cfg, [c for c in channels if c not in ("gyro", "accel", "touchdown")])
     nav_cfg = sc.navigation
@@ -248,7 +258,7 @@ def _build(sc, seq, perfect_navigation):
                        np.radians(nav_cfg["attitude_sigma_deg"]))
     truth0 = np.empty(16)
     nominal_truth(x0, imu_state, truth0)
-    est = _with_altitude_error(dispersed_estimate(truth0, P0, np.random.default_rng(nav_seed)),
+    est = _with_altitude_error(_initial_estimate(truth0, P0, nav_seed, nav_cfg["initial_error"]),
                                truth0[0:3], nav_cfg["altitude_error_m"])
     onboard_vehicle = _onboard_vehicle(vehicle, legs, mass0)
     r_mf = inertial_to_mf(moon, 0.0, est[0])
@@ -259,7 +269,7 @@ def _build(sc, seq, perfect_navigation):
     _point_engine(moon, guidance, x0, np.concatenate([est[0], est[1]]))
     # the same error draw about the re-pointed truth: only the attitude estimate changes
     nominal_truth(x0, imu_state, truth0)
-    q_est = dispersed_estimate(truth0, P0, np.random.default_rng(nav_seed))[2]
+    q_est = _initial_estimate(truth0, P0, nav_seed, nav_cfg["initial_error"])[2]
     rates = sc.rates
     max_time = sc.stop["max_time_s"]
     per_s = sum(p.rate_hz * b for p, b in ((sensors.rangefinder, n_rf), (sensors.velocimeter, 2 * n_vm))

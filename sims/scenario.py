@@ -35,11 +35,16 @@ _SECTIONS = {
     "terrain": dict(truth="atlas", onboard="truth", dem=None, onboard_error_m_rt_m="auto",
                     truth_offset_m=0.0),
     "navigation": dict(position_sigma_m=100.0, velocity_sigma_m_s=0.2, attitude_sigma_deg=0.05,
-                       cov_rate_hz=10.0, altitude_error_m="drawn"),
+                       cov_rate_hz=10.0, altitude_error_m="drawn", initial_error="drawn"),
     "rates": dict(base_hz=100.0, guidance_hz=10.0, telemetry_hz=10.0),
     "stop": dict(max_time_s=1_500.0),
     "limits": dict(touchdown_vertical_m_s=2.5, touchdown_horizontal_m_s=1.5, touchdown_tilt_deg=12.0),
 }
+INITIAL_ERRORS = ("drawn", "altitude_only")
+"""``navigation.initial_error``: the initial estimate's position, velocity and attitude errors
+drawn from the orbit-determination covariance (the σ keys), or only ``altitude_error_m`` (a
+replayed flight's reconstructed error, the rest taken as zero; the filter still believes the σ
+keys, and the IMU bias estimates are drawn either way)."""
 _TUNING = {"guidance": GUIDANCE_DEFAULTS, "control": CONTROL_DEFAULTS}
 """Sections whose keys override the flight software's defaults (checked again by its builders)."""
 _SENSOR_DEFAULTS = {"imu": IMU_DEFAULTS, "rangefinder": RANGEFINDER_DEFAULTS,
@@ -227,7 +232,15 @@ def _parse(data, src, dispersed):
     _check_initial(src, sections["initial"])
     _check_terrain(src, sections["terrain"])
     _check_positive(src, "navigation", {k: v for k, v in sections["navigation"].items()
-                                        if k != "altitude_error_m"})
+                                        if k not in ("altitude_error_m", "initial_error")})
+    if sections["navigation"]["initial_error"] not in INITIAL_ERRORS:
+        raise ValueError(f"{src}: navigation.initial_error = "
+                         f"{sections['navigation']['initial_error']!r}: must be one of "
+                         f"{', '.join(map(repr, INITIAL_ERRORS))}")
+    if (sections["navigation"]["initial_error"] == "altitude_only"
+            and sections["navigation"]["altitude_error_m"] == "drawn"):
+        raise ValueError(f"{src}: navigation.initial_error = 'altitude_only' needs "
+                         "navigation.altitude_error_m as a number")
     if sections["navigation"]["altitude_error_m"] != "drawn":
         check_number(f"{src}: navigation", "altitude_error_m", sections["navigation"]["altitude_error_m"],
                      -50_000.0, 50_000.0)

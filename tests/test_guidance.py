@@ -51,15 +51,16 @@ def test_terminal_descent_rate_and_tilt_limits():
     g_mag = moon.mu_m3_s2 / r ** 2
     # descending at the wanted rate (limited to 3 m/s at 500 m): thrust exactly cancels gravity
     x = np.array([r, 0.0, 0.0, -3.0, 0.0, 0.0])
-    a = terminal_acceleration(moon, g, x, 500.0)
+    a = terminal_acceleration(moon, g, x, 500.0, g.terminal_rate_max_m_s)
     np.testing.assert_allclose(a, [g_mag, 0.0, 0.0], atol=1e-12)
     # near the ground the wanted rate is the touchdown rate
     x = np.array([RADIUS_M + 1.2, 0.0, 0.0, -1.0, 0.0, 0.0])
-    np.testing.assert_allclose(terminal_acceleration(moon, g, x, 1.2), [moon.mu_m3_s2 / x[0] ** 2, 0, 0],
+    np.testing.assert_allclose(terminal_acceleration(moon, g, x, 1.2, g.terminal_rate_max_m_s),
+                               [moon.mu_m3_s2 / x[0] ** 2, 0, 0],
                                atol=1e-12)
     # a large horizontal velocity is nulled with the thrust tilted no more than 10 degrees
     x = np.array([r, 0.0, 0.0, -3.0, 50.0, 0.0])
-    a = np.array(terminal_acceleration(moon, g, x, 500.0))
+    a = np.array(terminal_acceleration(moon, g, x, 500.0, g.terminal_rate_max_m_s))
     tilt = np.degrees(np.arctan2(np.hypot(a[1], a[2]), a[0]))
     assert abs(tilt - 10.0) < 1e-9 and a[1] < 0.0
 

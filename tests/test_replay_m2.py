@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from replay_runs import SEEDS, fly_replay, inside_counts, not_landed
-from sims.replay import first_range_s
+from sims.replay import REPLAYS, first_range_s
 from sims.run import run
 from sims.scenario import load_scenario
 
@@ -34,16 +34,19 @@ def test_legacy_crashes(runs):
 
 
 def test_legacy_figures_in_their_published_bands(runs):
-    """Guards the measured rates (of 20). The first valid range comes at 740-893 m and the speed
-    loss to 192 m is 2.5-2.7 m/s² on every seed, but the speed at the first range is 68-95 m/s
-    (median 80; published 66) and at 192 m 30-78 m/s (median 52; published 42): the inertial
-    vertical channel, unstable over the Moon (e-folding in about 12 min), carries the assumed
-    900 m error up by a seed-dependent few hundred metres. Issue 6 wants 20 of 20."""
+    """Guards the measured rates (of 20). The first valid range comes at 840-894 m and the speed
+    loss to 192 m is 2.6-2.7 m/s² on every seed; the speed at the first range is 68-93 m/s
+    (published 66; 10 of 20 in 55-75) and at 192 m 29-72 m/s (published 42; 11 of 20 in 35-50).
+    The flight's 800 m altitude error is pinned (``initial_error = "altitude_only"``), but the
+    inertial vertical channel, unstable over the Moon (e-folding in about 12 min), carries it
+    up by a seed-dependent 0-900 m through the IMU's drawn errors over the 740 s descent; and
+    with 2.7 m/s² of braking against the published 1.85 the two speeds cannot both sit in their
+    bands on one seed unless the first is at its band's top. Issue 6 wants 20 of 20."""
     counts = inside_counts(NAME, runs[0])
     assert counts["true altitude at the first valid range"] == 20
     assert counts["mean deceleration from first range to 192 m"] == 20
-    assert counts["speed at the first valid range"] >= 3
-    assert counts["speed at 192 m"] >= 5
+    assert counts["speed at the first valid range"] >= 10
+    assert counts["speed at 192 m"] >= 11
 
 
 def test_the_altitude_error_at_first_range_explains_the_over_speed(runs, planned):
@@ -66,10 +69,24 @@ def test_the_altitude_error_at_first_range_explains_the_over_speed(runs, planned
         assert abs(speed - believed) < (speed - at_truth) / 3.0, r.summary["seed"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 6 open: the degraded mode starts at 3 km estimated, "
-                   "when the steep approach is already at 90 m/s; fixed lands 1 of 20")
-def test_fixed_slows_down_without_its_fix_and_lands(runs):
+def test_fixed_slows_down_without_its_fix(runs):
+    """Every fixed run finds its rangefinder silent where it could already be within 3 km of the
+    ground (3 σ and the stopping distance below its estimate), slows down, and meets the first
+    valid range slowly: at most 30 m/s where the legacy software flew at 68-93 m/s. It lands
+    on 19 of 20 seeds (measured); the one left touches down at 1.60 m/s across (limit 1.5)."""
+    _, fixed = runs
+    for r in fixed:
+        assert "altitude_fix_missing" in set(r.mode_events["reason"]), r.summary["seed"]
+        assert inside_counts(NAME, [r])["true altitude at the first valid range"] == 1
+    speeds = [f.measure(r) for r in fixed for f in REPLAYS[NAME].figures
+              if f.label == "speed at the first valid range"]
+    assert max(speeds) < 30.0
+    assert len(not_landed(fixed)) <= 1
+
+
+@pytest.mark.xfail(strict=True, reason="issue 6 open: 19 of 20 land; seed 15 touches down at "
+                   "1.60 m/s across (limit 1.5): the horizontal velocity, unaided by any sensor "
+                   "for 1,200 s, drifts to 1.2-1.6 m/s on the worst seeds")
+def test_fixed_lands_on_every_seed(runs):
     _, fixed = runs
     assert not_landed(fixed) == []
-    for r in fixed:
-        assert "altitude_fix_missing" in set(r.mode_events["reason"])

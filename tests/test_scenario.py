@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sims.cli import main
+from sims.run import run
 from sims.scenario import list_scenarios, load_scenario
 
 GOOD = """
@@ -39,6 +40,10 @@ def test_shipped_scenarios_load_and_describe_themselves():
     ("[target]\nlat_deg = 47.5\n", r"target.lon_deg: missing"),
     (GOOD + "[navigation]\naltitude_error_m = \"high\"\n",
      r"navigation.altitude_error_m = 'high': must be a number"),
+    (GOOD + "[navigation]\ninitial_error = \"none\"\n",
+     r"navigation.initial_error = 'none': must be one of 'drawn', 'altitude_only'"),
+    (GOOD + "[navigation]\ninitial_error = \"altitude_only\"\n",
+     r"navigation.initial_error = 'altitude_only' needs navigation.altitude_error_m as a number"),
 ])
 def test_bad_scenarios_fail_in_one_line_naming_file_and_key(tmp_path, capsys, text, message):
     path = tmp_path / "bad.toml"
@@ -70,3 +75,17 @@ def test_run_prints_a_summary_and_writes_the_four_files(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["dashboard.png", "events.csv", "summary.json",
                                                      "telemetry.parquet"]
     assert np.isfinite(float(text.split("contact at t = ")[1].split(" s")[0]))
+
+
+def test_a_replayed_flight_starts_with_its_altitude_error_alone(tmp_path):
+    """``initial_error = "altitude_only"``: the estimate starts straight above the truth by
+    ``altitude_error_m`` with the true attitude (the drawn errors would put it ~170 m and
+    ~0.05 deg off); the filter still believes the scenario's sigmas."""
+    path = tmp_path / "replayed.toml"
+    path.write_text(GOOD + "[navigation]\ninitial_error = \"altitude_only\"\n"
+                    "altitude_error_m = 250.0\n[stop]\nmax_time_s = 2.0\n")
+    tel = run(str(path), seed=4).telemetry
+    assert tel["nav_altitude_m"][0] - tel["true_altitude_m"][0] == pytest.approx(250.0, abs=0.5)
+    assert tel["nav_position_error_m"][0] == pytest.approx(250.0, abs=0.5)
+    assert tel["nav_attitude_error_deg"][0] < 1e-3
+    assert tel["nav_altitude_sigma_m"][0] == pytest.approx(100.0, rel=0.05)
