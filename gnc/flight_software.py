@@ -43,6 +43,7 @@ class Variant(NamedTuple):
     ignore: tuple = ()            # channels the filter is configured not to use
     verify_sensors: bool = False  # refuse, before flight, a configuration that ignores a sensor
     slope_sigma_max_m: float = np.inf  # horizontal σ beyond which ranges ignore the map's slope
+    map_roughness: bool = False   # ranges' noise includes the map's roughness within that σ
 
 
 _AS_FLOWN = dict(plausible_height_m=np.inf, contradiction_s=np.inf, range_cutoff_m=-np.inf,
@@ -61,7 +62,8 @@ VARIANTS = {
         "scatter consistency, never a latch; plausible-altitude touchdown; contradiction recovery; "
         "a slower descent when no altitude fix comes; gyro-saturation re-alignment; checked "
         "rangefinder altitude; sensor configuration verified",
-        {}, True, {}, {}, verify_sensors=True, slope_sigma_max_m=SLOPE_SIGMA_MAX_M),
+        {}, True, {}, {}, verify_sensors=True, slope_sigma_max_m=SLOPE_SIGMA_MAX_M,
+        map_roughness=True),
     "legacy_m1": Variant(
         "HAKUTO-R Mission 1 as flown: an altitude sensor rejected when |measured - estimated| > "
         "1 km, latched for good; touchdown awaited indefinitely",

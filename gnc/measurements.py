@@ -99,6 +99,33 @@ def predict_range(terrain, moon, t_s, x, omega_b, pos_b, dir_b, max_range_m, off
     return True, rho, (nx * vx + ny * vy + nz * vz) / cos_inc, cos_inc, footprint_m
 
 
+@njit(cache=True, error_model='numpy')
+def map_roughness_m2(terrain, moon, t_s, x, pos_b, dir_b, range_m, radius_m):
+    """Variance (m²) of the map's height about its linear trend within ``radius_m`` of where a
+    beam of ``range_m`` meets it: the mean square of the even part ``(h(p+δ) + h(p−δ))/2 − h(p)``
+    over four diameters. A slope is linear and cancels; a crater wall within the horizontal
+    uncertainty is what a range's linearised prediction cannot know."""
+    qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
+    lx, ly, lz = rotate_xyz(qw, qx, qy, qz, pos_b[0], pos_b[1], pos_b[2])
+    dx, dy, dz = rotate_xyz(qw, qx, qy, qz, dir_b[0], dir_b[1], dir_b[2])
+    a = rotation_angle_rad(moon, t_s)
+    c, s = np.cos(a), np.sin(a)
+    ox, oy, oz = x[POS] + lx + range_m * dx, x[POS + 1] + ly + range_m * dy, x[POS + 2] + lz + range_m * dz
+    px, py = c * ox + s * oy, -s * ox + c * oy
+    lat = np.arctan2(oz, np.sqrt(px * px + py * py))
+    lon = np.arctan2(py, px)
+    h0 = height_m(terrain, lat, lon)
+    step = radius_m / terrain.radius_m
+    total = 0.0
+    for k in range(4):
+        az = 0.25 * np.pi * k
+        dlat, dlon = step * np.cos(az), step * np.sin(az) / max(np.cos(lat), 1e-9)
+        even = 0.5 * (height_m(terrain, lat + dlat, lon + dlon)
+                      + height_m(terrain, lat - dlat, lon - dlon)) - h0
+        total += even * even
+    return 0.25 * total
+
+
 @njit(cache=True, inline='always')
 def _lever_velocity(x, omega_b, pos_b):
     """``C (ω × l)``: velocity of the mount point relative to the centre of mass, inertial."""

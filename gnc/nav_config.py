@@ -68,7 +68,8 @@ def _check(channel, spec):
 
 def make_nav_config(noise, imu_rate_hz=100.0, cov_rate_hz=10.0, rangefinder=None,
                     velocimeter=None, star_tracker_noise_rad=None, checks=None, ignore=(),
-                    moon=None, terrain_walk_m_rt_m=0.0, slope_sigma_max_m=np.inf):
+                    moon=None, terrain_walk_m_rt_m=0.0, slope_sigma_max_m=np.inf,
+                    map_roughness=False):
     """Validated :class:`~gnc.navigation.NavConfig`.
 
     Parameters
@@ -97,6 +98,9 @@ def make_nav_config(noise, imu_rate_hz=100.0, cov_rate_hz=10.0, rangefinder=None
         Horizontal position 1σ beyond which range updates leave the map's slope out (its share
         of the predicted range's variance moves into the noise; see
         :func:`gnc.navigation.drop_slope`); ``inf`` always uses it.
+    map_roughness : bool
+        Add to each range's noise the map's height variance about its trend within √2
+        horizontal σ of the footprint (:func:`gnc.measurements.map_roughness_m2`).
     """
     if not isinstance(noise, ProcessNoise):
         raise ValueError("navigation.noise: give a gnc.eskf.ProcessNoise")
@@ -133,8 +137,8 @@ def make_nav_config(noise, imu_rate_hz=100.0, cov_rate_hz=10.0, rangefinder=None
     slope_max = check_number("navigation", "slope_sigma_max_m", slope_sigma_max_m, 0.0,
                              low_open=True, allow_inf=True)
     return NavConfig(moon if moon is not None else moon_model(), 1.0 / imu_rate,
-                     int(round(ratio)), noise, rf, vm, st_noise, walk, slope_max, use,
-                     tuple(functions), np.array(params))
+                     int(round(ratio)), noise, rf, vm, st_noise, walk, slope_max,
+                     bool(map_roughness), use, tuple(functions), np.array(params))
 
 
 def check_sensor_configuration(cfg, provided):

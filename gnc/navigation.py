@@ -35,6 +35,15 @@ range's variance goes into the noise) and corrects only the vertical channel, po
 velocity; the correlations a long unaided flight built would otherwise let one range steer the
 horizontal velocity, the attitude and the biases.
 
+Over small craters a range's prediction, linear in the position error, is wrong by more than
+its noise once the horizontal position is uncertain by a crater's size: with ``map_roughness``
+the map's height variance about its trend within √2 horizontal σ of the footprint
+(:func:`~gnc.measurements.map_roughness_m2`) is added to the range's noise, so the gates and
+the consistency checks expect it and the update weighs the range less there. The vertical
+channel alone (above) is corrected only where that roughness is at least the variance the
+slope explains: a crater rim's slope still tells the horizontal position, a pocked plain's
+does not.
+
 A :data:`~gnc.plausibility.REANCHOR` on a channel without a terrain offset (a line-of-sight
 velocity that stayed consistent through a window of rejections) means the estimate, not the
 sensor, is off: the velocity covariance is opened by ``y²`` along the measurement's velocity
@@ -53,7 +62,8 @@ from gnc.eskf import (BG, E_POS, E_VEL, ERROR_SIZE, MAX_DIM, POS, VEL, ProcessNo
                       innovation_covariance, inject, joseph_apply, kalman_gain,
                       normalized_innovation_squared, propagate_covariance, strapdown,
                       transition_blocks, update_work)
-from gnc.measurements import (attitude_innovation, predict_los_velocity, predict_range,
+from gnc.measurements import (attitude_innovation, map_roughness_m2, predict_los_velocity,
+                              predict_range,
                               star_tracker_model)
 from gnc.moon import ground_speeds, rotation_angle_rad
 from gnc.plausibility import (CONTEXT_SIZE, CTX_COS_INCIDENCE, CTX_DOF, CTX_INNOVATION,
@@ -103,6 +113,7 @@ class NavConfig(NamedTuple):
     star_tracker_noise_rad: tuple
     terrain_walk_m_rt_m: float    # map error growth, m per √m of ground track
     slope_sigma_max_m: float      # horizontal position σ beyond which ranges ignore the map's slope
+    map_roughness: bool           # ranges' noise includes the map's roughness within that σ
     use: tuple                    # per channel: does the filter use it
     checks: tuple                 # per channel: plausibility check (CHECK_SIGNATURE)
     check_params: np.ndarray      # (n_channels, PARAMS_SIZE)
@@ -214,16 +225,15 @@ def _context(nav, measured, predicted, innovation, variance, noise_variance, nis
 
 @njit(cache=True, error_model='numpy')
 def _scalar_update(cfg, nav, channel, beam, h, measured, predicted, noise_variance, rate, lo, hi,
-                   h_offset):
+                   h_offset, vertical_channel):
     """Gate and (if accepted) apply one scalar measurement; returns the decision.
 
     ``h_offset`` is the measurement's sensitivity to the terrain offset (``−1/cos ι`` for a
-    range, 0 otherwise).
+    range, 0 otherwise); with ``vertical_channel`` (a range only) the map's slope is left out
+    and only the vertical position and velocity are corrected.
     """
     work = update_work()
     slope_variance = 0.0
-    vertical_channel = (h_offset != 0.0
-                        and horizontal_sigma_m(nav.x, nav.P) > cfg.slope_sigma_max_m)
     if vertical_channel:
         slope_variance = drop_slope(nav.x, nav.P, h)
     H = np.zeros((MAX_DIM, ERROR_SIZE))
@@ -272,6 +282,9 @@ def _scalar_update(cfg, nav, channel, beam, h, measured, predicted, noise_varian
     return decision
 
 
+SQRT2 = np.sqrt(2.0)
+
+
 @njit(cache=True, error_model='numpy')
 def horizontal_sigma_m(x, P):
     """1σ per horizontal axis of the position estimate (the mean of the two)."""
@@ -282,6 +295,23 @@ def horizontal_sigma_m(x, P):
         for b in range(3):
             vertical += x[POS + a] * P[E_POS + a, E_POS + b] * x[POS + b]
     return np.sqrt(max(0.5 * (trace - vertical / r2), 0.0))
+
+
+@njit(cache=True, error_model='numpy')
+def slope_variance_m2(x, P, h):
+    """``hₕᵀ P hₕ``: the variance the horizontal part of a range's sensitivity ``h`` (the map's
+    slope) gives its prediction."""
+    r2 = x[POS] ** 2 + x[POS + 1] ** 2 + x[POS + 2] ** 2
+    s = 0.0
+    for a in range(3):
+        s += x[POS + a] * h[E_POS + a]
+    s /= r2
+    variance = 0.0
+    for a in range(3):
+        for b in range(3):
+            variance += ((h[E_POS + a] - s * x[POS + a]) * P[E_POS + a, E_POS + b]
+                         * (h[E_POS + b] - s * x[POS + b]))
+    return variance
 
 
 @njit(cache=True, error_model='numpy')
@@ -367,8 +397,17 @@ def nav_update_range(cfg, nav, terrain, channel, ranges_m, valid):
         if channel == RANGEFINDER and k == 0:
             nav.status[ST_FOOTPRINT_M] = footprint_m
         sigma = geometry.noise_floor_m + geometry.noise_fraction * predicted
-        _scalar_update(cfg, nav, channel, k, h, ranges_m[k], predicted, sigma * sigma, rate,
-                       geometry.min_range_m, geometry.max_range_m, -1.0 / cos_inc)
+        sigma_h = horizontal_sigma_m(nav.x, nav.P)
+        roughness = 0.0
+        if cfg.map_roughness:
+            roughness = map_roughness_m2(terrain, cfg.moon, nav.status[ST_T], nav.x,
+                                         geometry.pos_b_m, geometry.beams_b[k], predicted,
+                                         SQRT2 * sigma_h) / (cos_inc * cos_inc)
+        vertical_channel = (sigma_h > cfg.slope_sigma_max_m
+                            and slope_variance_m2(nav.x, nav.P, h) <= roughness)
+        _scalar_update(cfg, nav, channel, k, h, ranges_m[k], predicted, sigma * sigma + roughness,
+                       rate, geometry.min_range_m, geometry.max_range_m, -1.0 / cos_inc,
+                       vertical_channel)
 
 
 @njit(cache=True, error_model='numpy')
@@ -390,7 +429,7 @@ def nav_update_los_velocity(cfg, nav, los_m_s, valid):
         predicted = predict_los_velocity(cfg.moon, nav.x, _omega(nav), geometry.pos_b_m,
                                          geometry.beams_b[k], h)
         _scalar_update(cfg, nav, channel, k, h, los_m_s[k], predicted,
-                       geometry.velocity_noise_m_s ** 2, 0.0, -np.inf, np.inf, 0.0)
+                       geometry.velocity_noise_m_s ** 2, 0.0, -np.inf, np.inf, 0.0, False)
 
 
 @njit(cache=True, error_model='numpy')

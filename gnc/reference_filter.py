@@ -12,7 +12,7 @@ from filterpy.kalman import KalmanFilter
 from scipy.spatial.transform import Rotation
 
 from gnc.eskf import ERROR_SIZE
-from gnc.measurements import MIN_INCIDENCE_COS, NORMAL_BASELINE_M
+from gnc.measurements import MIN_INCIDENCE_COS, NORMAL_BASELINE_M, map_roughness_m2
 from gnc.moon import gravity_i, rotation_angle_rad
 from gnc.navigation import (CHANNELS, MAX_BEAMS, RANGEFINDER, STAR_TRACKER, VELOCIMETER_RANGE,
                             VELOCIMETER_VELOCITY)
@@ -133,13 +133,11 @@ class ReferenceFilter:
 
     # -- updates --------------------------------------------------------------------------------
     def _update(self, channel, beam, H, R, y, measured, predicted, noise_variance, rate, lo, hi,
-                h_offset=0.0, angle=None):
+                h_offset=0.0, angle=None, vertical_channel=False):
         P = self.kf.P
         m = H.shape[0]
         map_variance = h_offset ** 2 * self.offset_var
         R = R + map_variance * np.eye(m)
-        vertical_channel = (h_offset != 0.0
-                            and self._horizontal_sigma_m() > self.cfg.slope_sigma_max_m)
         if vertical_channel:
             # the map's slope left out: H's position part on the vertical, the rest into R
             up = self.r / np.linalg.norm(self.r)
@@ -270,9 +268,21 @@ class ReferenceFilter:
                 continue
             rho, H, rate, cos_inc = prediction
             sigma = geometry.noise_floor_m + geometry.noise_fraction * rho
-            self._update(channel, k, H, np.array([[sigma ** 2]]), np.array([ranges_m[k] - rho]),
-                         ranges_m[k], rho, sigma ** 2, rate, geometry.min_range_m,
-                         geometry.max_range_m, h_offset=-1.0 / cos_inc)
+            sigma_h = self._horizontal_sigma_m()
+            roughness = 0.0
+            if self.cfg.map_roughness:
+                x = np.concatenate([self.r, self.v, np.roll(self.rot.as_quat(), 1)])
+                roughness = map_roughness_m2(self.terrain, self.cfg.moon, self.t, x,
+                                             geometry.pos_b_m, geometry.beams_b[k], rho,
+                                             np.sqrt(2.0) * sigma_h) / cos_inc ** 2
+            up = self.r / np.linalg.norm(self.r)
+            across = H[0, 0:3] - (H[0, 0:3] @ up) * up
+            vertical = (sigma_h > self.cfg.slope_sigma_max_m
+                        and across @ self.kf.P[0:3, 0:3] @ across <= roughness)
+            variance = sigma ** 2 + roughness
+            self._update(channel, k, H, np.array([[variance]]), np.array([ranges_m[k] - rho]),
+                         ranges_m[k], rho, variance, rate, geometry.min_range_m,
+                         geometry.max_range_m, h_offset=-1.0 / cos_inc, vertical_channel=vertical)
 
     def update_los_velocity(self, los_m_s, valid):
         """Line-of-sight velocities of the velocimeter's beams."""
