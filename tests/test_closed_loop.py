@@ -138,24 +138,30 @@ def test_fixed_software_lands_the_nominal_mare_on_every_one_of_50_seeds(nominal_
 @pytest.mark.slow
 def test_fixed_software_over_the_atlas_rim_lands_every_one_of_50_seeds(atlas_50):
     """Issue 5 asks for 50 safe landings of 50. Every seed lands within the touchdown limits;
-    measured 44 of them within 1 km of the target, the other 6 at 1.0-1.9 km: the unaided
+    measured 49 of them within 1 km of the target, the other (seed 31) at 3.3 km: the unaided
     braking leaves ~1 km of horizontal error that the range updates over the exact map only
     partly remove. This guards both."""
     assert not [s["seed"] for s, _ in atlas_50 if not _within_limits(s)]
-    assert sum(_safe(s) for s, _ in atlas_50) >= 44
+    assert sum(_safe(s) for s, _ in atlas_50) >= 49
 
 
 @pytest.mark.slow
-def test_healthy_range_samples_are_never_rejected_for_long(nominal_50, atlas_50):
-    """No fault is injected in these scenarios, so every rejection is a healthy sample lost.
-    Measured longest runs: 22.6 s on the mare (seed 16: at ~250 m the filter's innovation σ of
-    0.2-0.4 m is far below the ±8 m its horizontal error makes on the small craters) and 33.4 s
-    over Atlas (seed 13). This guards them; the 10 s the issue asks for is the test below."""
-    assert max(longest for _, longest in nominal_50) <= 25.0
-    assert max(longest for _, longest in atlas_50) <= 36.0
+def test_no_healthy_range_sample_is_rejected_for_more_than_10_s_on_the_mare(nominal_50):
+    """No fault is injected, so every rejection is a healthy sample lost. Issue 6's figure,
+    met on the mare: longest 5.6 s (seed 11), where it was 22.6 s before the ranges' noise
+    took in the map's roughness within the horizontal uncertainty (an innovation σ of 0.2-1 m
+    against the ±8-18 m a 180 m horizontal error makes on the small craters)."""
+    assert max(longest for _, longest in nominal_50) <= 10.0
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="not reached: 22.6 s (mare) and 33.4 s (Atlas) measured")
-def test_no_healthy_range_sample_is_rejected_for_more_than_10_s(nominal_50, atlas_50):
-    assert max(longest for _, longest in nominal_50 + atlas_50) <= 10.0
+def test_healthy_range_samples_over_atlas_are_never_rejected_for_long(atlas_50):
+    """Over Atlas the longest runs are 30.8 s (seed 9) and 21.8 s (seed 31), all others at most
+    6.0 s (33.4 s before the roughness term). This guards them; the 10 s is the test below."""
+    assert max(longest for _, longest in atlas_50) <= 33.0
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="not reached over Atlas: 30.8 s (seed 9) and 21.8 s (seed 31)")
+def test_no_healthy_range_sample_over_atlas_is_rejected_for_more_than_10_s(atlas_50):
+    assert max(longest for _, longest in atlas_50) <= 10.0
