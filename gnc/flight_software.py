@@ -51,10 +51,11 @@ _AS_FLOWN = dict(plausible_height_m=np.inf, contradiction_s=np.inf, range_cutoff
 """Mode logic without any of the fixed software's defences; each legacy variant adds its flaw."""
 
 SLOPE_SIGMA_MAX_M = 300.0
-"""The fixed software's horizontal position 1σ beyond which range updates leave the map's slope
-out: craters of a few hundred metres make the map's height non-linear over that distance; the
-legacy variants always use the slope (ispace Mission 2 reached its first range with about 1.5 km
-of horizontal uncertainty, and one slanted sample then moved it by hundreds of metres)."""
+"""The fixed software's horizontal position 1σ beyond which a range update leaves the map's slope
+out and corrects the vertical channel alone, where the map's roughness within that σ outweighs
+what the slope explains (craters of a few hundred metres make the height non-linear over that
+distance; ispace Mission 2 reached its first range with about 1.5 km of horizontal uncertainty).
+The legacy variants always use the slope."""
 
 VARIANTS = {
     "fixed": Variant(

@@ -26,14 +26,15 @@ HAKUTO-R Mission 1's software had no such rule (``contradiction_s = inf``) and w
 touchdown until its propellant ran out.
 
 Missing altitude fix: once the lowest altitude the estimate allows (``degraded_sigmas``
-standard deviations below it) is under ``fix_expected_m``, an altitude sensor (the rangefinder,
-or the velocimeter's ranges) is expected to be delivering. When none has delivered a valid
-sample ``fix_timeout_s`` after that (a silent sensor; one whose samples are doubted is not
-missing), braking, approach and the terminal descent fly as if the ground were that many σ
-closer than estimated (the approach ends that much higher; the terminal descent slows as that
-lowest altitude nears the ground, to no less than midway between the touchdown rate and its
-largest), until an altitude sample is accepted; a fix that comes while the terminal descent
-waits high up starts the approach again on the measured altitude (ispace
+standard deviations below it, less the height braking the present descent takes) is under
+``fix_expected_m``, an altitude sensor (the rangefinder, or the velocimeter's ranges) is
+expected to be delivering. When none has delivered a valid sample ``fix_timeout_s`` after that
+(a silent sensor; one whose samples are doubted is not missing), braking, approach and the
+terminal descent fly as if the ground were that many σ closer than estimated (the approach ends
+that much higher; the terminal descent slows as that lowest altitude nears the ground, to no
+less than midway between the touchdown rate and its largest), until an altitude sample is
+accepted. The terminal descent that follows begins high up, so it may go as fast as the
+terminal thrusters can still stop (ispace
 Mission 2 flew on its inertial altitude instead: ``fix_expected_m = 0``, never degraded).
 
 Gyro saturation: with ``realign_after_saturation``, a gyro channel reading its full-scale value is
