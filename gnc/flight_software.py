@@ -210,13 +210,18 @@ def _log_mode(st, t_s, mode_to, reason):
     v[V_MODE] = mode_to
 
 
+@njit(cache=True)
+def _gravity_m_s2(cfg, x):
+    """Central gravity at the estimated position."""
+    return cfg.nav.moon.mu_m3_s2 / (x[0] ** 2 + x[1] ** 2 + x[2] ** 2)
+
+
 @njit(cache=True, error_model='numpy')
 def _stopping_distance_m(cfg, st):
     """Height the vehicle loses braking its present descent at full main-engine thrust."""
     x, vehicle = st.nav.x, cfg.vehicle
     vertical, _ = ground_speeds(cfg.nav.moon, x[0], x[1], x[2], x[3], x[4], x[5])
-    gravity = cfg.nav.moon.mu_m3_s2 / (x[0] ** 2 + x[1] ** 2 + x[2] ** 2)
-    braking = vehicle.main_thrust_max_n / st.vars[V_MASS_KG] - gravity
+    braking = vehicle.main_thrust_max_n / st.vars[V_MASS_KG] - _gravity_m_s2(cfg, x)
     if vertical >= 0.0:
         return 0.0
     return vertical * vertical / (2.0 * braking) if braking > 0.0 else np.inf
@@ -226,9 +231,7 @@ def _stopping_distance_m(cfg, st):
 def _thrusters_rate_max_m_s(cfg, st):
     """The fastest terminal descent the thrusters can stop on the terminal's profile (its
     deceleration, rate / τ) with half of their thrust margin over the vehicle's weight."""
-    x = st.nav.x
-    gravity = cfg.nav.moon.mu_m3_s2 / (x[0] ** 2 + x[1] ** 2 + x[2] ** 2)
-    margin = cfg.vehicle.thrusters_force_n / st.vars[V_MASS_KG] - gravity
+    margin = cfg.vehicle.thrusters_force_n / st.vars[V_MASS_KG] - _gravity_m_s2(cfg, st.nav.x)
     return 0.5 * margin * cfg.guidance.terminal_altitude_tau_s
 
 

@@ -298,14 +298,19 @@ def horizontal_sigma_m(x, P):
 
 
 @njit(cache=True, error_model='numpy')
-def slope_variance_m2(x, P, h):
-    """``hₕᵀ P hₕ``: the variance the horizontal part of a range's sensitivity ``h`` (the map's
-    slope) gives its prediction."""
-    r2 = x[POS] ** 2 + x[POS + 1] ** 2 + x[POS + 2] ** 2
+def _vertical_share(x, h):
+    """``s`` with ``s · r`` the part of ``h``'s position sensitivity along the local vertical."""
     s = 0.0
     for a in range(3):
         s += x[POS + a] * h[E_POS + a]
-    s /= r2
+    return s / (x[POS] ** 2 + x[POS + 1] ** 2 + x[POS + 2] ** 2)
+
+
+@njit(cache=True, error_model='numpy')
+def slope_variance_m2(x, P, h):
+    """``hₕᵀ P hₕ``: the variance the horizontal part of a range's sensitivity ``h`` (the map's
+    slope) gives its prediction."""
+    s = _vertical_share(x, h)
     variance = 0.0
     for a in range(3):
         for b in range(3):
@@ -321,19 +326,10 @@ def drop_slope(x, P, h):
     the caller adds to the measurement noise: over a horizontal uncertainty wider than the
     terrain's features the linearised map height is not valid, and a slope there would steer
     the horizontal position and velocity (terrain-relative navigation from one beam)."""
-    r2 = x[POS] ** 2 + x[POS + 1] ** 2 + x[POS + 2] ** 2
-    s = 0.0
+    variance = slope_variance_m2(x, P, h)
+    s = _vertical_share(x, h)
     for a in range(3):
-        s += x[POS + a] * h[E_POS + a]
-    s /= r2
-    hh = np.empty(3)
-    for a in range(3):
-        hh[a] = h[E_POS + a] - s * x[POS + a]
         h[E_POS + a] = s * x[POS + a]
-    variance = 0.0
-    for a in range(3):
-        for b in range(3):
-            variance += hh[a] * P[E_POS + a, E_POS + b] * hh[b]
     return variance
 
 
