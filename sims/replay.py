@@ -40,7 +40,7 @@ class Replay:
     legacy_fsw: str
     outcome: str                 # what happened, as published
     figures: tuple
-    marker: Callable             # ReplayResult -> (t_s or NaN, label) drawn on the comparison
+    markers: Callable            # ReplayResult -> ((t_s or NaN, label), ...) drawn on the comparison
 
 
 def rim_crossing_s(result):
@@ -81,7 +81,7 @@ def _free_fall_s(result):
 
 
 def _rim_marker(result):
-    return rim_crossing_s(result.legacy), "rangefinder footprint crosses the rim"
+    return ((rim_crossing_s(result.legacy), "rangefinder footprint crosses the rim"),)
 
 
 def _at(result, t_s, column):
@@ -110,7 +110,7 @@ def _deployment_altitude_km(result):
 
 
 def _deployment_marker(result):
-    return leg_deployment_s(result.legacy), "legs deploy: touchdown switches' transient"
+    return ((leg_deployment_s(result.legacy), "legs deploy: touchdown switches' transient"),)
 
 
 # IM-1
@@ -132,8 +132,8 @@ def first_range_s(result, channel="rangefinder"):
 
 
 def _velocimeter_marker(result):
-    return (first_range_s(result.fixed, "velocimeter_range"),
-            f"first velocimeter range ({result.replay.legacy_fsw} ignores it)")
+    return ((first_range_s(result.fixed, "velocimeter_range"),
+             f"first velocimeter range ({result.replay.legacy_fsw} ignores it)"),)
 
 
 # Mission 2
@@ -163,8 +163,11 @@ def _deceleration(result):
     return (_speed_at(result, t0) - _speed_at(result, t1)) / (t1 - t0)
 
 
-def _first_range_marker(result):
-    return first_range_s(result.legacy), "first valid range"
+def _first_range_markers(result):
+    """Each variant's first valid range: the fixed software, slowed down without it, meets it
+    later."""
+    return ((first_range_s(result.legacy), f"{result.replay.legacy_fsw}: first valid range"),
+            (first_range_s(result.fixed), "fixed: first valid range"))
 
 
 # Schiaparelli
@@ -176,8 +179,8 @@ def _cutoff(column, scale=1.0):
 
 
 def _fault_marker(result):
-    return (result.legacy.faults[0]["start_s"] if result.legacy.faults else np.nan,
-            "gyro channel at full scale")
+    return ((result.legacy.faults[0]["start_s"] if result.legacy.faults else np.nan,
+             "gyro channel at full scale"),)
 
 
 REPLAYS = {
@@ -226,7 +229,7 @@ REPLAYS = {
                          _speed_at_192_m, "m/s"),
          PublishedFigure("mean deceleration from first range to 192 m", "(calc) 1.85 m/s^2", 1.0,
                          3.0, _deceleration, "m/s^2")),
-        _first_range_marker),
+        _first_range_markers),
     "schiaparelli-imu-saturation": Replay(
         "schiaparelli-imu-saturation", "ESA Schiaparelli, 19 Oct 2016 (lunar analogue)",
         "legacy_schiaparelli", "crash: released kilometres up, free fall",

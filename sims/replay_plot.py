@@ -23,11 +23,12 @@ def plot_comparison(result, path=None):
         ax_alt.plot(t, tel["nav_altitude_m"] / 1e3, color=colour, lw=1.2, ls="--",
                     label=f"{name}: estimated altitude")
         ax_vs.plot(t, tel["true_vertical_speed_m_s"], color=colour, lw=1.2, label=name)
-    t_mark, label = result.replay.marker(result)
-    if np.isfinite(t_mark):
+    for k, (t_mark, label) in enumerate(result.replay.markers(result)):
+        if not np.isfinite(t_mark):
+            continue
         for ax in (ax_alt, ax_vs):
             ax.axvline(t_mark, color="k", lw=1.0, ls=":")
-        ax_alt.annotate(label, (t_mark, ax_alt.get_ylim()[1]), xytext=(4, -14),
+        ax_alt.annotate(label, (t_mark, ax_alt.get_ylim()[1]), xytext=(4, -14 - 12 * k),
                         textcoords="offset points", fontsize=9)
     legacy = result.legacy.summary
     zero_alt = legacy.get("true_altitude_when_nav_altitude_zero_m")
@@ -37,7 +38,7 @@ def plot_comparison(result, path=None):
                         textcoords="offset points", fontsize=9, arrowprops=dict(arrowstyle="->"))
     ax_alt.axhline(0.0, color="0.5", lw=0.8)
     ax_alt.set_ylabel("altitude above the ground (km)")
-    ax_alt.legend(fontsize=8, loc="upper right")
+    ax_alt.legend(fontsize=8, loc="best")
     ax_alt.set_title(f"{result.replay.title}: {result.replay.legacy_fsw} "
                      f"({legacy['outcome']}) vs fixed ({result.fixed.summary['outcome']})")
     ax_vs.set_ylabel("vertical speed (m/s)")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from replay_runs import SEEDS, fly_replay, inside_counts, not_landed
-from sims.replay import REPLAYS, first_range_s
+from sims.replay import REPLAYS, ReplayResult, first_range_s
 from sims.run import run
 from sims.scenario import load_scenario
 
@@ -84,6 +84,18 @@ def test_fixed_slows_down_without_its_fix(runs):
               if f.label == "speed at the first valid range"]
     assert max(speeds) < 30.0
     assert len(not_landed(fixed)) <= 2
+
+
+def test_the_comparison_marks_each_variants_first_range(runs, tmp_path):
+    """The fixed software, slowed down without its fix, meets its first range later: the figure
+    marks both times (seed 0: 743 and 974 s)."""
+    result = ReplayResult(REPLAYS[NAME], runs[0][0], runs[1][0], [])
+    (t_legacy, legacy_label), (t_fixed, fixed_label) = REPLAYS[NAME].markers(result)
+    assert t_legacy == first_range_s(result.legacy) and legacy_label.startswith("legacy_m2")
+    assert t_fixed == first_range_s(result.fixed) > t_legacy + 60.0
+    assert fixed_label.startswith("fixed")
+    result.plot(tmp_path / "comparison.png")
+    assert (tmp_path / "comparison.png").stat().st_size > 30_000
 
 
 @pytest.mark.xfail(strict=True, reason="issue 6 open: 18 of 20 land; seeds 11 and 15 touch down "
