@@ -133,18 +133,18 @@ class ReferenceFilter:
 
     # -- updates --------------------------------------------------------------------------------
     def _update(self, channel, beam, H, R, y, measured, predicted, noise_variance, rate, lo, hi,
-                h_offset=0.0, angle=None, vertical_channel=False):
+                h_offset=0.0, angle=None, slope_across=None):
+        """One update; ``slope_across`` (a range only) is the horizontal part of ``H``'s position
+        row to leave out, correcting the vertical channel alone (None: keep the map's slope)."""
         P = self.kf.P
         m = H.shape[0]
         map_variance = h_offset ** 2 * self.offset_var
         R = R + map_variance * np.eye(m)
-        if vertical_channel:
+        if slope_across is not None:
             # the map's slope left out: H's position part on the vertical, the rest into R
-            up = self.r / np.linalg.norm(self.r)
-            across = H[0, 0:3] - (H[0, 0:3] @ up) * up
             H = H.copy()
-            H[0, 0:3] -= across
-            R = R + across @ P[0:3, 0:3] @ across
+            H[0, 0:3] -= slope_across
+            R = R + slope_across @ P[0:3, 0:3] @ slope_across
         S = H @ P @ H.T + R
         nis = float(y @ np.linalg.solve(S, y))
         ctx = np.zeros(CONTEXT_SIZE)
@@ -178,7 +178,7 @@ class ReferenceFilter:
             self.offset_var = (1 - k * h_offset) ** 2 * self.offset_var + k * k * (S[0, 0] - map_variance)
         if h_offset != 0.0 and self.cfg.terrain_walk_m_rt_m > 0.0:
             dx = self._schmidt_range_update(H, R, y, S, with_velocity=False)
-        elif vertical_channel:
+        elif slope_across is not None:
             dx = self._schmidt_range_update(H, R, y, S, with_velocity=True)
         else:
             self.kf.x = np.zeros((ERROR_SIZE, 1))
@@ -271,8 +271,7 @@ class ReferenceFilter:
             sigma_h = self._horizontal_sigma_m()
             roughness = 0.0
             if self.cfg.map_roughness:
-                x = np.concatenate([self.r, self.v, np.roll(self.rot.as_quat(), 1)])
-                roughness = map_roughness_m2(self.terrain, self.cfg.moon, self.t, x,
+                roughness = map_roughness_m2(self.terrain, self.cfg.moon, self.t, self.x,
                                              geometry.pos_b_m, geometry.beams_b[k], rho,
                                              np.sqrt(2.0) * sigma_h) / cos_inc ** 2
             up = self.r / np.linalg.norm(self.r)
@@ -282,7 +281,8 @@ class ReferenceFilter:
             variance = sigma ** 2 + roughness
             self._update(channel, k, H, np.array([[variance]]), np.array([ranges_m[k] - rho]),
                          ranges_m[k], rho, variance, rate, geometry.min_range_m,
-                         geometry.max_range_m, h_offset=-1.0 / cos_inc, vertical_channel=vertical)
+                         geometry.max_range_m, h_offset=-1.0 / cos_inc,
+                         slope_across=across if vertical else None)
 
     def update_los_velocity(self, los_m_s, valid):
         """Line-of-sight velocities of the velocimeter's beams."""
