@@ -61,13 +61,14 @@ def _wrap_pi(a):
 
 
 @njit(cache=True)
-def crater_height_m(crater, radius_m, lat, lon):
-    """Height (m) of one crater row at ``(lat, lon)`` rad, relative to its surroundings."""
+def crater_height_m(crater, radius_m, lat, lon, cos_lat):
+    """Height (m) of one crater row at ``(lat, lon)`` rad, relative to its surroundings
+    (``cos_lat``: the cosine of ``lat``, shared by every crater of a lookup)."""
     lat0 = crater[C_LAT]
     dlon = lon - crater[C_LON]
     sin_dlat = np.sin(0.5 * (lat - lat0))
     sin_dlon = np.sin(0.5 * dlon)
-    a = sin_dlat * sin_dlat + np.cos(lat0) * np.cos(lat) * sin_dlon * sin_dlon
+    a = sin_dlat * sin_dlat + np.cos(lat0) * cos_lat * sin_dlon * sin_dlon
     ang = 2.0 * np.arcsin(np.sqrt(min(a, 1.0)))
     x = radius_m * ang / crater[C_RIM]
     xf = crater[C_FLOOR_FRAC]
@@ -75,9 +76,11 @@ def crater_height_m(crater, radius_m, lat, lon):
     if x <= xf:
         u = x / xf
         return floor_h + crater[C_BOWL] * (1.0 - u * u)
-    az = np.arctan2(np.sin(dlon) * np.cos(lat),
-                    np.cos(lat0) * np.sin(lat) - np.sin(lat0) * np.cos(lat) * np.cos(dlon))
-    crest = crater[C_CREST_H] + crater[C_CREST_AMP] * np.cos(az - crater[C_CREST_AZ])
+    crest = crater[C_CREST_H]
+    if crater[C_CREST_AMP] != 0.0:           # a crest level all round needs no azimuth
+        az = np.arctan2(np.sin(dlon) * cos_lat,
+                        np.cos(lat0) * np.sin(lat) - np.sin(lat0) * cos_lat * np.cos(dlon))
+        crest += crater[C_CREST_AMP] * np.cos(az - crater[C_CREST_AZ])
     if x <= 1.0:
         u = (x - xf) / (1.0 - xf)
         return floor_h + (crest - floor_h) * u ** crater[C_WALL_EXP]
@@ -111,8 +114,10 @@ def height_m(terrain, lat, lon):
     h = terrain.base_height_m
     if terrain.dem_height_m.size > 0:
         h += dem_height_m(terrain, lat, lon)
-    for k in range(terrain.craters.shape[0]):
-        h += crater_height_m(terrain.craters[k], terrain.radius_m, lat, lon)
+    if terrain.craters.shape[0] > 0:
+        cos_lat = np.cos(lat)
+        for k in range(terrain.craters.shape[0]):
+            h += crater_height_m(terrain.craters[k], terrain.radius_m, lat, lon, cos_lat)
     return h
 
 
