@@ -55,14 +55,15 @@ def _beam(terrain, lat_deg, lon_deg):
     return p, -np.cos(a) * up + np.sin(a) * north
 
 
-def _best(fn, args, repeat):
-    fn(*args[:-1], 10)
+def _seconds_per_call(loop, args, n, repeat):
+    """Best of ``repeat`` timings of ``loop(*args, n)``, per call (a short run compiles first)."""
+    loop(*args, 10)
     best = np.inf
     for _ in range(repeat):
         start = time.perf_counter()
-        fn(*args)
+        loop(*args, n)
         best = min(best, time.perf_counter() - start)
-    return best / args[-1]
+    return best / n
 
 
 def run(repeat=5):
@@ -75,8 +76,8 @@ def run(repeat=5):
     for name, (terrain, lat_deg, lon_deg) in cases.items():
         lat, lon = np.radians(lat_deg), np.radians(lon_deg)
         p, d = _beam(terrain, lat_deg, lon_deg)
-        lookup_s = _best(_lookups, (terrain, lat, lon, LOOKUPS), repeat)
-        ray_s = _best(_rays, (terrain, p, d, RAYS), repeat)
+        lookup_s = _seconds_per_call(_lookups, (terrain, lat, lon), LOOKUPS, repeat)
+        ray_s = _seconds_per_call(_rays, (terrain, p, d), RAYS, repeat)
         out[name] = {"ns_per_lookup": lookup_s * 1e9, "ns_per_ray": ray_s * 1e9,
                      "ray_in_lookups": ray_s / lookup_s}
     base = out["sphere"]

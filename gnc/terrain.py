@@ -65,10 +65,11 @@ def crater_height_m(crater, radius_m, lat, lon, cos_lat):
     """Height (m) of one crater row at ``(lat, lon)`` rad, relative to its surroundings
     (``cos_lat``: the cosine of ``lat``, shared by every crater of a lookup)."""
     lat0 = crater[C_LAT]
+    cos_lat0 = np.cos(lat0)
     dlon = lon - crater[C_LON]
     sin_dlat = np.sin(0.5 * (lat - lat0))
     sin_dlon = np.sin(0.5 * dlon)
-    a = sin_dlat * sin_dlat + np.cos(lat0) * cos_lat * sin_dlon * sin_dlon
+    a = sin_dlat * sin_dlat + cos_lat0 * cos_lat * sin_dlon * sin_dlon
     ang = 2.0 * np.arcsin(np.sqrt(min(a, 1.0)))
     x = radius_m * ang / crater[C_RIM]
     xf = crater[C_FLOOR_FRAC]
@@ -79,7 +80,7 @@ def crater_height_m(crater, radius_m, lat, lon, cos_lat):
     crest = crater[C_CREST_H]
     if crater[C_CREST_AMP] != 0.0:           # a crest level all round needs no azimuth
         az = np.arctan2(np.sin(dlon) * cos_lat,
-                        np.cos(lat0) * np.sin(lat) - np.sin(lat0) * cos_lat * np.cos(dlon))
+                        cos_lat0 * np.sin(lat) - np.sin(lat0) * cos_lat * np.cos(dlon))
         crest += crater[C_CREST_AMP] * np.cos(az - crater[C_CREST_AZ])
     if x <= 1.0:
         u = (x - xf) / (1.0 - xf)
