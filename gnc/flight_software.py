@@ -44,10 +44,11 @@ class Variant(NamedTuple):
     verify_sensors: bool = False  # refuse, before flight, a configuration that ignores a sensor
     slope_sigma_max_m: float = np.inf  # horizontal σ beyond which ranges ignore the map's slope
     map_roughness: bool = False   # ranges' noise includes the map's roughness within that σ
+    unscented_ranges: bool = False  # full range updates linearised through unscented points
 
 
 _AS_FLOWN = dict(plausible_height_m=np.inf, contradiction_s=np.inf, range_cutoff_m=-np.inf,
-                 fix_expected_m=0.0, realign_after_saturation=False)
+                 fix_expected_m=0.0, terminal_sigmas=0.0, realign_after_saturation=False)
 """Mode logic without any of the fixed software's defences; each legacy variant adds its flaw."""
 
 SLOPE_SIGMA_MAX_M = 300.0
@@ -62,9 +63,10 @@ VARIANTS = {
         "corrected: chi-square gates that widen as the map ages, terrain re-anchoring, rate and "
         "scatter consistency, never a latch; plausible-altitude touchdown; contradiction recovery; "
         "a slower descent when no altitude fix comes; gyro-saturation re-alignment; checked "
-        "rangefinder altitude; sensor configuration verified",
+        "rangefinder altitude; sensor configuration verified; ranges linearised over the "
+        "position's uncertainty, the map's roughness counted once per patch",
         {}, True, {}, {}, verify_sensors=True, slope_sigma_max_m=SLOPE_SIGMA_MAX_M,
-        map_roughness=True),
+        map_roughness=True, unscented_ranges=True),
     "legacy_m1": Variant(
         "HAKUTO-R Mission 1 as flown: an altitude sensor rejected when |measured - estimated| > "
         "1 km, latched for good; touchdown awaited indefinitely",
@@ -158,10 +160,15 @@ def fsw_navigate(cfg, st, terrain_map):
     """The navigation filter over this step's samples (with gyro-saturation handling if the
     variant has it)."""
     realign = cfg.modes.realign_after_saturation
+    v = st.vars
     if realign:
         _hold_saturated_gyro(cfg, st)
+        if v[V_GYRO_STATE] != GYRO_OK:
+            # a beam's range and velocity are projected with the attitude: from the saturation
+            # until the star tracker has re-aligned it, they would steer it (Schiaparelli)
+            st.frame.rangefinder_due[0] = False
+            st.frame.velocimeter_due[0] = False
     nav_step(cfg.nav, st.nav, terrain_map, st.frame, 0)
-    v = st.vars
     if realign and v[V_GYRO_STATE] == GYRO_SUSPECT and st.nav.counts[STAR_TRACKER, ACCEPT] > v[V_ST_ACCEPTED]:
         v[V_GYRO_STATE] = GYRO_OK
         _log_mode(st, st.nav.status[ST_T], v[V_MODE], REALIGNMENT)
@@ -328,10 +335,10 @@ def _guide(cfg, st, terrain_map, t_s, dt_s):
         a = zem_zev_to(cfg.nav.moon, g, x, t_s, v[V_PHASE_END_S], offset + margin,
                        g.terminal_height_m, 0.0, 0.0, g.terminal_descent_m_s)
     elif mode == TERMINAL:
-        # degraded: the descent rate of the lowest altitude the estimate allows, so a ground
-        # nearer than estimated is met slowly; but no slower than midway between the touchdown
-        # rate and the terminal's largest, or the wait for the fix exhausts the propellant
-        low = alt - margin
+        # the descent rate of the lowest altitude the estimate allows, so a ground nearer than
+        # estimated is met slowly; degraded, no slower than midway between the touchdown rate
+        # and the terminal's largest, or the wait for the fix exhausts the propellant
+        low = alt - max(margin, cfg.modes.terminal_sigmas * sigma)
         if degraded:
             low = max(low, g.leg_height_m + g.terminal_altitude_tau_s
                       * 0.5 * (g.touchdown_rate_m_s + g.terminal_rate_max_m_s))

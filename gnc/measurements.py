@@ -13,6 +13,9 @@ rate, the on-board gravity/rotation model and the **on-board** terrain map, neve
 
   where ``l_i`` is the sensor's lever arm and ``v_ground`` the mount point's velocity relative
   to the rotating ground.
+  Over a horizontal uncertainty wide enough for the beam to meet a crest, :func:`linearise_range`
+  replaces that local slope by a regression through unscented points and says how much of the
+  range no line explains.
 - Line-of-sight velocity along a beam (Doppler, positive when closing on the ground):
   ``v_ground · d``, ``∂/∂δv = dᵀ``, ``∂/∂δθ = (w × d + d × v_ground)ᵀ`` with ``w = C(ω × l)``.
 - Star tracker attitude: the rotation vector of ``q_meas ⊗ q_nom*``, ``H = [0 0 I 0 0]``.
@@ -56,6 +59,25 @@ def _map_gradient_mf(terrain, px, py, pz):
 
 
 @njit(cache=True, error_model='numpy')
+def _slant_range(terrain, omx, omy, oz, dmx, dmy, dz, max_range_m):
+    """Range (m) from Moon-fixed ``o`` along unit ``d`` to the map: the ray cast refined by one
+    Newton step on the tangent plane. Returns ``(ok, range_m, cos_incidence, gx, gy, gz, |g|)``,
+    ``g`` the clearance gradient there; ``ok`` is false on a miss within ``max_range_m`` or an
+    incidence beyond :data:`MIN_INCIDENCE_COS`."""
+    hit, rho = raycast_xyz(terrain, omx, omy, oz, dmx, dmy, dz, max_range_m)
+    if not hit:
+        return False, np.nan, 0.0, 0.0, 0.0, 0.0, 0.0
+    px, py, pz = omx + rho * dmx, omy + rho * dmy, oz + rho * dz
+    gx, gy, gz = _map_gradient_mf(terrain, px, py, pz)
+    g_dot_d = gx * dmx + gy * dmy + gz * dz
+    if g_dot_d < -1e-3:                              # one Newton step onto the tangent plane
+        rho -= clearance_xyz(terrain, px, py, pz) / g_dot_d
+    g_norm = np.sqrt(gx * gx + gy * gy + gz * gz)
+    cos_inc = -g_dot_d / g_norm
+    return cos_inc >= MIN_INCIDENCE_COS, rho, cos_inc, gx, gy, gz, g_norm
+
+
+@njit(cache=True, error_model='numpy')
 def predict_range(terrain, moon, t_s, x, omega_b, pos_b, dir_b, max_range_m, offset_m, h):
     """Predicted slant range along body direction ``dir_b`` from lever arm ``pos_b``.
 
@@ -72,17 +94,9 @@ def predict_range(terrain, moon, t_s, x, omega_b, pos_b, dir_b, max_range_m, off
     c, s = np.cos(a), np.sin(a)
     omx, omy = c * ox + s * oy, -s * ox + c * oy
     dmx, dmy = c * dx + s * dy, -s * dx + c * dy
-    hit, rho = raycast_xyz(terrain, omx, omy, oz, dmx, dmy, dz, max_range_m)
-    if not hit:
-        return False, np.nan, np.nan, 0.0, 0.0
-    px, py, pz = omx + rho * dmx, omy + rho * dmy, oz + rho * dz
-    gx, gy, gz = _map_gradient_mf(terrain, px, py, pz)
-    g_dot_d = gx * dmx + gy * dmy + gz * dz
-    if g_dot_d < -1e-3:                              # one Newton step onto the tangent plane
-        rho -= clearance_xyz(terrain, px, py, pz) / g_dot_d
-    g_norm = np.sqrt(gx * gx + gy * gy + gz * gz)
-    cos_inc = -g_dot_d / g_norm
-    if cos_inc < MIN_INCIDENCE_COS:
+    ok, rho, cos_inc, gx, gy, gz, g_norm = _slant_range(terrain, omx, omy, oz, dmx, dmy, dz,
+                                                        max_range_m)
+    if not ok:
         return False, np.nan, np.nan, cos_inc, 0.0
     rho -= offset_m / cos_inc
     # normal back to inertial axes
@@ -124,6 +138,89 @@ def map_roughness_m2(terrain, moon, t_s, x, pos_b, dir_b, range_m, radius_m):
                       + height_m(terrain, lat - dlat, lon - dlon)) - h0
         total += even * even
     return 0.25 * total
+
+
+SIGMA_POINT_SPREAD = 3.0
+"""Unscented points at ±3 columns of the position covariance's Cholesky factor in the local
+(up, east, north) axes (κ = 6 for n = 3: weight 1/18 each, 2/3 on the estimate), so the range's
+linearity is tried wherever the truth is, 99.7 % of the time per axis. The factor is unique and
+smooth in the covariance (a principal-axis root turns freely when the horizontal σ are equal),
+and up first keeps the vertical point apart from the horizontal plane. For a quadratic the mean comes out exact and the variance
+four times too large: the doubt errs on the safe side (κ = 0, ±√3σ, misses a crest at 2σ)."""
+
+
+@njit(cache=True, error_model='numpy')
+def _local_frame(x):
+    """3×3 matrix whose columns are the local up, east and north at the estimate (inertial)."""
+    r = np.sqrt(x[POS] ** 2 + x[POS + 1] ** 2 + x[POS + 2] ** 2)
+    ux, uy, uz = x[POS] / r, x[POS + 1] / r, x[POS + 2] / r
+    e = np.sqrt(ux * ux + uy * uy)
+    frame = np.empty((3, 3))
+    frame[0, 0], frame[1, 0], frame[2, 0] = ux, uy, uz
+    frame[0, 1], frame[1, 1], frame[2, 1] = -uy / e, ux / e, 0.0
+    frame[0, 2], frame[1, 2], frame[2, 2] = -uz * ux / e, -uz * uy / e, e
+    return frame
+
+
+@njit(cache=True, error_model='numpy')
+def linearise_range(terrain, moon, t_s, x, P, pos_b, dir_b, max_range_m, h):
+    """Statistical linearisation of a slant range over the position's uncertainty.
+
+    The beam is cast from unscented points about the estimate (:data:`SIGMA_POINT_SPREAD`),
+    as a grazing beam a few hundred metres over meets a crest or the floor beyond it,
+    kilometres from where the local slope predicts. Replaces the position part of ``h`` by the
+    regression slope through the points and returns ``(mean_shift_m, residual_m2)``: their
+    weighted mean range minus the range at the estimate, and the variance the slope leaves
+    unexplained, which belongs in the measurement noise. ``(0, max_range_m²)`` when a point's
+    beam misses the map: no linear model holds there.
+    """
+    qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
+    lx, ly, lz = rotate_xyz(qw, qx, qy, qz, pos_b[0], pos_b[1], pos_b[2])
+    dx, dy, dz = rotate_xyz(qw, qx, qy, qz, dir_b[0], dir_b[1], dir_b[2])
+    a = rotation_angle_rad(moon, t_s)
+    c, s = np.cos(a), np.sin(a)
+    ox, oy, oz = x[POS] + lx, x[POS + 1] + ly, x[POS + 2] + lz
+    omx, omy, dmx, dmy = c * ox + s * oy, -s * ox + c * oy, c * dx + s * dy, -s * dx + c * dy
+    ok, centre, _, _, _, _, _ = _slant_range(terrain, omx, omy, oz, dmx, dmy, dz, max_range_m)
+    if not ok:
+        return 0.0, max_range_m * max_range_m
+    frame = _local_frame(x)
+    block = np.ascontiguousarray(P[E_POS:E_POS + 3, E_POS:E_POS + 3])
+    root = np.linalg.cholesky(frame.T @ block @ frame)
+    offsets = frame @ root                   # columns: vertical, then the horizontal plane
+    weight = 0.5 / (SIGMA_POINT_SPREAD * SIGMA_POINT_SPREAD)
+    ranges = np.empty(6)
+    half_difference = np.empty(3)
+    for k in range(3):
+        ex = SIGMA_POINT_SPREAD * offsets[0, k]
+        ey = SIGMA_POINT_SPREAD * offsets[1, k]
+        ez = SIGMA_POINT_SPREAD * offsets[2, k]
+        emx, emy = c * ex + s * ey, -s * ex + c * ey
+        for j in range(2):
+            sign = 2.0 * j - 1.0
+            ok, ranges[2 * k + j], _, _, _, _, _ = _slant_range(
+                terrain, omx + sign * emx, omy + sign * emy, oz + sign * ez, dmx, dmy, dz,
+                max_range_m)
+            if not ok:
+                return 0.0, max_range_m * max_range_m
+        half_difference[k] = (ranges[2 * k + 1] - ranges[2 * k]) / (2.0 * SIGMA_POINT_SPREAD)
+    # regression slope P⁻¹ P_xρ = F L⁻ᵀ g (g the half differences): back-substitute Lᵀ u = g
+    u = np.empty(3)
+    for i in range(2, -1, -1):
+        value = half_difference[i]
+        for j in range(i + 1, 3):
+            value -= root[j, i] * u[j]
+        u[i] = value / root[i, i]
+    for i in range(3):
+        h[E_POS + i] = frame[i, 0] * u[0] + frame[i, 1] * u[1] + frame[i, 2] * u[2]
+    mean = (1.0 - 6.0 * weight) * centre
+    for i in range(6):
+        mean += weight * ranges[i]
+    total = (1.0 - 6.0 * weight) * (centre - mean) ** 2
+    for i in range(6):
+        total += weight * (ranges[i] - mean) ** 2
+    explained = half_difference[0] ** 2 + half_difference[1] ** 2 + half_difference[2] ** 2
+    return mean - centre, max(total - explained, 0.0)
 
 
 @njit(cache=True, inline='always')

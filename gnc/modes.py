@@ -37,10 +37,16 @@ accepted. The terminal descent that follows begins high up, so it may go as fast
 terminal thrusters can still stop (ispace
 Mission 2 flew on its inertial altitude instead: ``fix_expected_m = 0``, never degraded).
 
+Terminal descent: its rate is set by the lowest altitude the estimate allows, ``terminal_sigmas``
+standard deviations below it (and by the degraded margin while a fix is missing), so an
+estimate that is honest about its doubt meets the ground slowly (the legacy variants: 0).
+
 Gyro saturation: with ``realign_after_saturation``, a gyro channel reading its full-scale value is
 taken as saturated: the filter is fed the channel's last unsaturated increment instead, the
 attitude is marked uncertain (its covariance opened) once the saturation ends, and the next star-
 tracker attitude accepted re-aligns it (Schiaparelli's software integrated the saturated rate).
+Until then the beam sensors' samples are held back from the filter: projected with a doubtful
+attitude, a range would steer it (the inquiry: never combine inconsistent data).
 """
 from typing import NamedTuple
 
@@ -70,13 +76,14 @@ class ModeParams(NamedTuple):
     fix_expected_m: float
     fix_timeout_s: float
     degraded_sigmas: float
+    terminal_sigmas: float
     realign_after_saturation: bool
 
 
 MODE_DEFAULTS = dict(monitor_altitude_m=np.inf, latch_before_monitor=False,
                      plausible_height_m=5.0, contradiction_s=15.0, range_cutoff_m=1.0,
                      range_cutoff_checked=True, fix_expected_m=3000.0, fix_timeout_s=2.0,
-                     degraded_sigmas=3.0, realign_after_saturation=True)
+                     degraded_sigmas=3.0, terminal_sigmas=3.0, realign_after_saturation=True)
 """The fixed software's mode logic. ``fix_expected_m``: ispace expected valid rangefinder data
 from 3 km (landing-failures.md §2)."""
 
@@ -105,6 +112,7 @@ def make_modes(**overrides):
         check_number("modes", "fix_expected_m", p["fix_expected_m"], 0.0, allow_inf=True),
         check_number("modes", "fix_timeout_s", p["fix_timeout_s"], 0.0),
         check_number("modes", "degraded_sigmas", p["degraded_sigmas"], 0.0),
+        check_number("modes", "terminal_sigmas", p["terminal_sigmas"], 0.0),
         _flag(p, "realign_after_saturation"))
 
 

@@ -69,7 +69,7 @@ def _check(channel, spec):
 def make_nav_config(noise, imu_rate_hz=100.0, cov_rate_hz=10.0, rangefinder=None,
                     velocimeter=None, star_tracker_noise_rad=None, checks=None, ignore=(),
                     moon=None, terrain_walk_m_rt_m=0.0, slope_sigma_max_m=np.inf,
-                    map_roughness=False):
+                    map_roughness=False, unscented_ranges=False):
     """Validated :class:`~gnc.navigation.NavConfig`.
 
     Parameters
@@ -101,6 +101,9 @@ def make_nav_config(noise, imu_rate_hz=100.0, cov_rate_hz=10.0, rangefinder=None
     map_roughness : bool
         Add to each range's noise the map's height variance about its trend within √2
         horizontal σ of the footprint (:func:`gnc.measurements.map_roughness_m2`).
+    unscented_ranges : bool
+        Linearise each full range update through unscented points of the position
+        (:func:`gnc.measurements.linearise_range`) instead of the map's local slope.
     """
     if not isinstance(noise, ProcessNoise):
         raise ValueError("navigation.noise: give a gnc.eskf.ProcessNoise")
@@ -138,7 +141,8 @@ def make_nav_config(noise, imu_rate_hz=100.0, cov_rate_hz=10.0, rangefinder=None
                              low_open=True, allow_inf=True)
     return NavConfig(moon if moon is not None else moon_model(), 1.0 / imu_rate,
                      int(round(ratio)), noise, rf, vm, st_noise, walk, slope_max,
-                     bool(map_roughness), use, tuple(functions), np.array(params))
+                     bool(map_roughness), bool(unscented_ranges), use, tuple(functions),
+                     np.array(params))
 
 
 def check_sensor_configuration(cfg, provided):

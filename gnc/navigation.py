@@ -39,10 +39,24 @@ Over small craters a range's prediction, linear in the position error, is wrong 
 its noise once the horizontal position is uncertain by a crater's size: with ``map_roughness``
 the map's height variance about its trend within √2 horizontal σ of the footprint
 (:func:`~gnc.measurements.map_roughness_m2`) is added to the range's noise, so the gates and
-the consistency checks expect it and the update weighs the range less there. The vertical
+the consistency checks expect it and the update weighs the range less there. That error is
+the same for every sample whose footprint stays within the radius (it is the map's shape
+between the true and the estimated position), so it is counted once per patch: its variance is
+multiplied by the number of samples sharing the patch (:func:`_patch_share`). Counted afresh on
+each sample, a burst of ranges over one crater rim collapses the covariance: every update
+shrinks the horizontal σ, hence the radius, hence the noise of the next. The vertical
 channel alone (above) is corrected only where that roughness is at least the variance the
 slope explains: a crater rim's slope still tells the horizontal position, a pocked plain's
 does not.
+
+A grazing beam is not linear in the position even where the map is smooth: moved by its
+uncertainty, it may pass over a crest and meet ground kilometres further on. With
+``unscented_ranges`` a full range update is linearised statistically
+(:func:`~gnc.measurements.linearise_range`): the beam is cast from unscented points at ±3σ
+of the position, their regression slope replaces the local one, their mean the prediction, and
+what the slope leaves unexplained is added to the noise. Over Atlas's east rim, 14 km ranges
+grazing it at about 68° otherwise collapsed the horizontal σ while the error stayed hundreds of
+metres.
 
 A :data:`~gnc.plausibility.REANCHOR` on a channel without a terrain offset (a line-of-sight
 velocity that stayed consistent through a window of rejections) means the estimate, not the
@@ -58,19 +72,19 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from gnc.eskf import (BG, E_POS, E_VEL, ERROR_SIZE, MAX_DIM, POS, VEL, ProcessNoise,
+from gnc.eskf import (BG, E_POS, E_VEL, ERROR_SIZE, MAX_DIM, POS, QUAT, VEL, ProcessNoise,
                       innovation_covariance, inject, joseph_apply, kalman_gain,
                       normalized_innovation_squared, propagate_covariance, strapdown,
                       transition_blocks, update_work)
-from gnc.measurements import (attitude_innovation, map_roughness_m2, predict_los_velocity,
-                              predict_range,
-                              star_tracker_model)
+from gnc.measurements import (attitude_innovation, linearise_range, map_roughness_m2,
+                              predict_los_velocity, predict_range, star_tracker_model)
 from gnc.moon import ground_speeds, rotation_angle_rad
 from gnc.plausibility import (CONTEXT_SIZE, CTX_COS_INCIDENCE, CTX_DOF, CTX_INNOVATION,
                               CTX_MAX_VALID, CTX_MEASURED,
                               CTX_MIN_VALID, CTX_NIS, CTX_NOISE_VARIANCE, CTX_PREDICTED,
                               CTX_RATE_PREDICTED, CTX_T_S, CTX_VARIANCE, DECISIONS, NO_PREDICTION,
                               REANCHOR, STATE_SIZE, accepted)
+from gnc.quaternion import rotate_xyz
 from gnc.terrain import clearance_xyz
 
 CHANNELS = ("rangefinder", "velocimeter_range", "velocimeter_velocity", "star_tracker")
@@ -86,7 +100,8 @@ EVENT_COLUMNS = ("t_s", "channel", "beam", "decision", "measured", "predicted", 
 
 # status vector layout
 (ST_T, ST_OFFSET, ST_OFFSET_VAR, ST_DISTANCE_M, ST_FOOTPRINT_M, ST_PENDING_S, ST_PENDING_STEPS,
- ST_OMEGA, ST_DV_ACC, ST_EVENTS, ST_EVENTS_DROPPED, STATUS_SIZE) = 0, 1, 2, 3, 4, 5, 6, 7, 10, 13, 14, 15
+ ST_OMEGA, ST_DV_ACC, ST_EVENTS, ST_EVENTS_DROPPED, ST_PATCH, STATUS_SIZE) = (
+    0, 1, 2, 3, 4, 5, 6, 7, 10, 13, 14, 15, 15 + 2 * MAX_BEAMS * 3)
 INVALID_COUNT = len(DECISIONS)
 """Column of ``NavState.counts`` that counts samples the sensor itself flagged invalid."""
 
@@ -114,6 +129,7 @@ class NavConfig(NamedTuple):
     terrain_walk_m_rt_m: float    # map error growth, m per √m of ground track
     slope_sigma_max_m: float      # horizontal position σ beyond which ranges ignore the map's slope
     map_roughness: bool           # ranges' noise includes the map's roughness within that σ
+    unscented_ranges: bool        # full range updates linearised through unscented points
     use: tuple                    # per channel: does the filter use it
     checks: tuple                 # per channel: plausibility check (CHECK_SIGNATURE)
     check_params: np.ndarray      # (n_channels, PARAMS_SIZE)
@@ -365,6 +381,34 @@ def _omega(nav):
     return (nav.status[ST_OMEGA], nav.status[ST_OMEGA + 1], nav.status[ST_OMEGA + 2])
 
 
+PATCH_SHARE_MAX = 50.0
+"""Most samples one patch of map is shared by (assumed): a beam hovering over one patch still
+gains one sample's worth of the map's roughness per 50 samples."""
+
+
+@njit(cache=True, error_model='numpy')
+def _patch_share(cfg, nav, channel, beam, geometry, range_m, radius_m):
+    """How many samples of this beam see the same patch of map: the roughness radius over the
+    distance the footprint moved since the beam's previous sample (1 to
+    :data:`PATCH_SHARE_MAX`). Records this footprint (Moon-fixed) for the next sample."""
+    x = nav.x
+    qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
+    pos_b, dir_b = geometry.pos_b_m, geometry.beams_b[beam]
+    lx, ly, lz = rotate_xyz(qw, qx, qy, qz, pos_b[0], pos_b[1], pos_b[2])
+    dx, dy, dz = rotate_xyz(qw, qx, qy, qz, dir_b[0], dir_b[1], dir_b[2])
+    a = rotation_angle_rad(cfg.moon, nav.status[ST_T])
+    c, s = np.cos(a), np.sin(a)
+    ox, oy, oz = x[POS] + lx + range_m * dx, x[POS + 1] + ly + range_m * dy, x[POS + 2] + lz + range_m * dz
+    p = (c * ox + s * oy, -s * ox + c * oy, oz)
+    slot = ST_PATCH + 3 * (channel * MAX_BEAMS + beam)
+    moved = 0.0
+    for i in range(3):
+        moved += (p[i] - nav.status[slot + i]) ** 2
+        nav.status[slot + i] = p[i]
+    moved = np.sqrt(moved)
+    return min(max(radius_m / max(moved, 1e-9), 1.0), PATCH_SHARE_MAX)
+
+
 @njit(cache=True, error_model='numpy')
 def nav_update_range(cfg, nav, terrain, channel, ranges_m, valid):
     """Slant-range samples of a beam sensor (``RANGEFINDER`` or ``VELOCIMETER_RANGE``)."""
@@ -399,11 +443,18 @@ def nav_update_range(cfg, nav, terrain, channel, ranges_m, valid):
             roughness = map_roughness_m2(terrain, cfg.moon, nav.status[ST_T], nav.x,
                                          geometry.pos_b_m, geometry.beams_b[k], predicted,
                                          SQRT2 * sigma_h) / (cos_inc * cos_inc)
+            roughness *= _patch_share(cfg, nav, channel, k, geometry, predicted, SQRT2 * sigma_h)
         vertical_channel = (sigma_h > cfg.slope_sigma_max_m
                             and slope_variance_m2(nav.x, nav.P, h) <= roughness)
-        _scalar_update(cfg, nav, channel, k, h, ranges_m[k], predicted, sigma * sigma + roughness,
-                       rate, geometry.min_range_m, geometry.max_range_m, -1.0 / cos_inc,
-                       vertical_channel)
+        nonlinear = 0.0
+        if cfg.unscented_ranges and not vertical_channel:
+            shift, nonlinear = linearise_range(terrain, cfg.moon, nav.status[ST_T], nav.x, nav.P,
+                                               geometry.pos_b_m, geometry.beams_b[k],
+                                               geometry.max_range_m * 1.5, h)
+            predicted += shift
+        _scalar_update(cfg, nav, channel, k, h, ranges_m[k], predicted,
+                       sigma * sigma + roughness + nonlinear, rate, geometry.min_range_m,
+                       geometry.max_range_m, -1.0 / cos_inc, vertical_channel)
 
 
 @njit(cache=True, error_model='numpy')

@@ -12,10 +12,11 @@ from filterpy.kalman import KalmanFilter
 from scipy.spatial.transform import Rotation
 
 from gnc.eskf import ERROR_SIZE
-from gnc.measurements import MIN_INCIDENCE_COS, NORMAL_BASELINE_M, map_roughness_m2
+from gnc.measurements import (MIN_INCIDENCE_COS, NORMAL_BASELINE_M, SIGMA_POINT_SPREAD,
+                              map_roughness_m2)
 from gnc.moon import gravity_i, rotation_angle_rad
-from gnc.navigation import (CHANNELS, MAX_BEAMS, RANGEFINDER, STAR_TRACKER, VELOCIMETER_RANGE,
-                            VELOCIMETER_VELOCITY)
+from gnc.navigation import (CHANNELS, MAX_BEAMS, PATCH_SHARE_MAX, RANGEFINDER, STAR_TRACKER,
+                            VELOCIMETER_RANGE, VELOCIMETER_VELOCITY)
 from gnc.plausibility import (CONTEXT_SIZE, CTX_COS_INCIDENCE, CTX_DOF, CTX_INNOVATION,
                               CTX_MAX_VALID, CTX_MEASURED, CTX_MIN_VALID, CTX_NIS,
                               CTX_NOISE_VARIANCE, CTX_PREDICTED,
@@ -69,6 +70,7 @@ class ReferenceFilter:
         self.offset, self.offset_var, self.distance = 0.0, 0.0, 0.0
         self.pending_s, self.pending_steps, self.dv_i = 0.0, 0, np.zeros(3)
         self.check_state = np.zeros((len(CHANNELS), MAX_BEAMS, STATE_SIZE))
+        self.footprints = {}      # (channel, beam) -> last footprint, Moon-fixed (patch share)
         self.decisions = []
 
     @property
@@ -213,15 +215,19 @@ class ReferenceFilter:
         self.kf.P = A @ P @ A.T + K @ R @ K.T
         return (K @ y).ravel()
 
-    def _predict_range(self, geometry, beam):
-        """Numpy restatement of :func:`gnc.measurements.predict_range`."""
+    def _patch_share(self, channel, beam, geometry, range_m, radius_m):
+        """Numpy restatement of :func:`gnc.navigation._patch_share`."""
         C = self.rot.as_matrix()
-        lever = C @ np.asarray(geometry.pos_b_m)
-        d = C @ geometry.beams_b[beam]
-        origin = self.r + lever
-        to_mf = _rz(rotation_angle_rad(self.cfg.moon, self.t)).T
-        o_mf, d_mf = to_mf @ origin, to_mf @ d
-        hit, rho = raycast(self.terrain, o_mf, d_mf, geometry.max_range_m * 1.5)
+        point = self.r + C @ np.asarray(geometry.pos_b_m) + range_m * (C @ geometry.beams_b[beam])
+        point_mf = _rz(rotation_angle_rad(self.cfg.moon, self.t)).T @ point
+        moved = np.linalg.norm(point_mf - self.footprints.get((channel, beam), np.zeros(3)))
+        self.footprints[(channel, beam)] = point_mf
+        return min(max(radius_m / max(moved, 1e-9), 1.0), PATCH_SHARE_MAX)
+
+    def _slant_range(self, o_mf, d_mf, max_range_m):
+        """Numpy restatement of :func:`gnc.measurements._slant_range`: ``(range, clearance
+        gradient, cos ι)``, or None."""
+        hit, rho = raycast(self.terrain, o_mf, d_mf, max_range_m)
         if not hit:
             return None
         p = o_mf + rho * d_mf
@@ -237,8 +243,48 @@ class ReferenceFilter:
         if grad @ d_mf < -1e-3:
             rho -= clearance_xyz(self.terrain, p[0], p[1], p[2]) / (grad @ d_mf)
         cos_inc = -(grad @ d_mf) / np.linalg.norm(grad)
-        if cos_inc < MIN_INCIDENCE_COS:
+        return None if cos_inc < MIN_INCIDENCE_COS else (rho, grad, cos_inc)
+
+    def _linearise_range(self, geometry, beam, H):
+        """Numpy restatement of :func:`gnc.measurements.linearise_range`: the unscented
+        transform of the range over the position covariance, in matrix form."""
+        C = self.rot.as_matrix()
+        to_mf = _rz(rotation_angle_rad(self.cfg.moon, self.t)).T
+        origin = to_mf @ (self.r + C @ np.asarray(geometry.pos_b_m))
+        d_mf = to_mf @ (C @ geometry.beams_b[beam])
+        max_range_m = geometry.max_range_m * 1.5
+        P = self.kf.P[0:3, 0:3]
+        up = self.r / np.linalg.norm(self.r)
+        east = np.cross([0.0, 0.0, 1.0], up)
+        east /= np.linalg.norm(east)
+        frame = np.column_stack([up, east, np.cross(up, east)])
+        offsets = SIGMA_POINT_SPREAD * frame @ np.linalg.cholesky(frame.T @ P @ frame)
+        points = [np.zeros(3)] + [sign * offsets[:, k] for k in range(3) for sign in (-1.0, 1.0)]
+        casts = [self._slant_range(origin + to_mf @ p, d_mf, max_range_m) for p in points]
+        if any(cast is None for cast in casts):
+            return 0.0, max_range_m ** 2
+        ranges = np.array([cast[0] for cast in casts])
+        n_plus_kappa = SIGMA_POINT_SPREAD ** 2
+        weights = np.r_[1.0 - 3.0 / n_plus_kappa, np.full(6, 0.5 / n_plus_kappa)]
+        mean = weights @ ranges
+        cross = (weights[1:] * (ranges[1:] - mean)) @ np.array(points[1:])    # P_xρ
+        slope = np.linalg.solve(P, cross)
+        H[0, 0:3] = slope
+        residual = weights @ (ranges - mean) ** 2 - slope @ P @ slope
+        return mean - ranges[0], max(residual, 0.0)
+
+    def _predict_range(self, geometry, beam):
+        """Numpy restatement of :func:`gnc.measurements.predict_range`."""
+        C = self.rot.as_matrix()
+        lever = C @ np.asarray(geometry.pos_b_m)
+        d = C @ geometry.beams_b[beam]
+        origin = self.r + lever
+        to_mf = _rz(rotation_angle_rad(self.cfg.moon, self.t)).T
+        o_mf, d_mf = to_mf @ origin, to_mf @ d
+        cast = self._slant_range(o_mf, d_mf, geometry.max_range_m * 1.5)
+        if cast is None:
             return None
+        rho, grad, cos_inc = cast
         rho -= self.offset / cos_inc
         n = to_mf.T @ (grad / np.linalg.norm(grad))
         H = np.zeros((1, ERROR_SIZE))
@@ -274,11 +320,16 @@ class ReferenceFilter:
                 roughness = map_roughness_m2(self.terrain, self.cfg.moon, self.t, self.x,
                                              geometry.pos_b_m, geometry.beams_b[k], rho,
                                              np.sqrt(2.0) * sigma_h) / cos_inc ** 2
+                roughness *= self._patch_share(channel, k, geometry, rho, np.sqrt(2.0) * sigma_h)
             up = self.r / np.linalg.norm(self.r)
             across = H[0, 0:3] - (H[0, 0:3] @ up) * up
             vertical = (sigma_h > self.cfg.slope_sigma_max_m
                         and across @ self.kf.P[0:3, 0:3] @ across <= roughness)
-            variance = sigma ** 2 + roughness
+            nonlinear = 0.0
+            if self.cfg.unscented_ranges and not vertical:
+                shift, nonlinear = self._linearise_range(geometry, k, H)
+                rho += shift
+            variance = sigma ** 2 + roughness + nonlinear
             self._update(channel, k, H, np.array([[variance]]), np.array([ranges_m[k] - rho]),
                          ranges_m[k], rho, variance, rate, geometry.min_range_m,
                          geometry.max_range_m, h_offset=-1.0 / cos_inc,

@@ -294,7 +294,7 @@ def _beams_spec(params):
 
 def nav_config_for(sensors, moon=None, cov_rate_hz=10.0, checks=None, ignore=(),
                    terrain_walk_m_rt_m=0.0, rangefinder_knowledge=None, slope_sigma_max_m=np.inf,
-                   map_roughness=False):
+                   map_roughness=False, unscented_ranges=False):
     """A navigation configuration whose sensor knowledge matches ``sensors`` (their datasheets),
     but for ``rangefinder_knowledge``: overrides of what the software assumes of its rangefinder
     (e.g. ``{"noise_floor_m": 150.0}``, how HAKUTO-R Mission 1 weighted it)."""
@@ -305,7 +305,8 @@ def nav_config_for(sensors, moon=None, cov_rate_hz=10.0, checks=None, ignore=(),
         process_noise_for(sensors.imu), sensors.imu.rate_hz, cov_rate_hz,
         rangefinder, _beams_spec(sensors.velocimeter),
         None if sensors.star_tracker is None else sensors.star_tracker.noise_rad,
-        checks, ignore, moon, terrain_walk_m_rt_m, slope_sigma_max_m, map_roughness)
+        checks, ignore, moon, terrain_walk_m_rt_m, slope_sigma_max_m, map_roughness,
+        unscented_ranges)
 
 
 def od_covariance(imu, position_m=100.0, velocity_m_s=0.5, attitude_rad=1e-3):

@@ -251,7 +251,7 @@ def _build(sc, seq, perfect_navigation):
     walk = sc.terrain["onboard_error_m_rt_m"] if variant.models_map_error else 0.0
     cfg = nav_config_for(sensors, moon, sc.navigation["cov_rate_hz"], variant.checks, variant.ignore,
                          walk, variant.rangefinder, variant.slope_sigma_max_m,
-                         variant.map_roughness)
+                         variant.map_roughness, variant.unscented_ranges)
     if variant.verify_sensors:
         check_sensor_configuration(cfg, [c for c in channels if c not in ("gyro", "accel", "touchdown")])
     nav_cfg = sc.navigation

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from gnc.eskf import inject
-from gnc.measurements import (attitude_innovation, predict_los_velocity, predict_range,
-                              star_tracker_model)
+from gnc.measurements import (SIGMA_POINT_SPREAD, attitude_innovation, linearise_range,
+                              predict_los_velocity, predict_range, star_tracker_model)
 from gnc.moon import llh_to_mf, mf_to_inertial, moon_model
-from gnc.quaternion import from_rotvec, multiply
+from gnc.quaternion import conjugate, from_rotvec, multiply, rotate
 from sims.terrain import Crater, crater_terrain, sphere_terrain
 
 MOON = moon_model()
@@ -52,7 +52,6 @@ def test_range_on_a_sphere_is_the_closed_form():
     h = np.empty(15)
     ok, rho, rate, cos_inc, footprint = predict_range(terrain, MOON, 100.0, x, OMEGA, LEVER,
                                                       BEAM, 20_000.0, 0.0, h)
-    from gnc.quaternion import rotate
     p = x[0:3] + rotate(x[6:10], np.array(LEVER))
     d = rotate(x[6:10], BEAM)
     R = MOON.radius_m - 1000.0
@@ -88,6 +87,58 @@ def test_range_jacobian_matches_finite_differences_on_sloped_ground():
     assert rate == pytest.approx((rho2 - rho) / dt, rel=2e-2, abs=0.05)
 
 
+def _position_covariance(sigmas_m):
+    """15×15 covariance whose position block is ``diag(σ²)``: its Cholesky columns, hence the
+    unscented points, lie along the inertial axes."""
+    P = np.eye(15) * 1e-6
+    P[0:3, 0:3] = np.diag(np.square(sigmas_m))
+    return P
+
+
+def test_unscented_range_over_a_sphere_is_the_quadratic_closed_form():
+    """Analytic: a nadir beam moved δ across the track meets a sphere of radius R
+    ``R − √(R² − δ²) ≈ δ²/2R`` further down. With points at ±3σ along one axis the unscented
+    mean of that quadratic is exact, ``σ²/2R``, and its variance 4 × ``2(σ²/2R)²`` (see
+    :data:`SIGMA_POINT_SPREAD`); the regression slope is the vertical's, 1, as the local one."""
+    terrain = sphere_terrain(height_m=-1000.0)
+    x = _nominal()
+    x[0:3] = [MOON.radius_m + 5000.0, 0.0, 0.0]          # up is +x, across the track +y
+    sigma_m = 3000.0
+    P = _position_covariance((10.0, sigma_m, 1.0))
+    down_b = rotate(conjugate(x[6:10]), np.array([-1.0, 0.0, 0.0]))
+    h = np.empty(15)
+    ok, rho, *_ = predict_range(terrain, MOON, 100.0, x, OMEGA, (0.0, 0.0, 0.0), down_b,
+                                20_000.0, 0.0, h)
+    assert ok and rho == pytest.approx(6000.0, abs=1e-3)
+    shift, residual = linearise_range(terrain, MOON, 100.0, x, P, (0.0, 0.0, 0.0), down_b,
+                                      20_000.0, h)
+    quadratic = sigma_m ** 2 / (2.0 * (MOON.radius_m - 1000.0))          # 2.6 m
+    assert SIGMA_POINT_SPREAD == 3.0
+    assert shift == pytest.approx(quadratic, rel=1e-3)
+    assert residual == pytest.approx(8.0 * quadratic ** 2, rel=1e-2)
+    np.testing.assert_allclose(h[0:3], [1.0, 0.0, 0.0], atol=1e-6)
+
+
+def test_unscented_range_over_a_small_uncertainty_is_the_local_linearisation():
+    """Over a crater wall with 1 m of position doubt the points see a plane: the regression
+    slope is the analytic Jacobian (itself checked against finite differences above), the mean
+    the prediction and nothing is left unexplained; with 1.5 km of doubt across the rim the
+    beam's range is kilometres from any line."""
+    x = _nominal()
+    h = np.empty(15)
+    ok, *_ = predict_range(HILLY, MOON, 100.0, x, OMEGA, LEVER, BEAM, 20_000.0, 0.0, h)
+    assert ok
+    P = _position_covariance((1.0, 1.0, 1.0))
+    slope = h.copy()
+    shift, residual = linearise_range(HILLY, MOON, 100.0, x, P, LEVER, BEAM, 20_000.0, slope)
+    np.testing.assert_allclose(slope[0:3], h[0:3], atol=2e-3 * np.linalg.norm(h[0:3]))
+    np.testing.assert_array_equal(slope[3:], h[3:])
+    assert abs(shift) < 0.01 and residual < 0.01
+    P = _position_covariance((1500.0, 1500.0, 1500.0))
+    shift, residual = linearise_range(HILLY, MOON, 100.0, x, P, LEVER, BEAM, 20_000.0, h.copy())
+    assert residual > 100.0 ** 2
+
+
 def test_los_velocity_and_jacobian():
     x = _nominal()
     h = np.empty(15)
@@ -95,7 +146,6 @@ def test_los_velocity_and_jacobian():
     numeric = _numeric_jacobian(lambda xx: predict_los_velocity(MOON, xx, OMEGA, LEVER, BEAM, np.empty(15)),
                                 x, STEPS)
     np.testing.assert_allclose(h, numeric, rtol=1e-5, atol=1e-8)
-    from gnc.quaternion import rotate
     om = np.array([0.0, 0.0, MOON.rotation_rate_rad_s])
     p = x[0:3] + rotate(x[6:10], np.array(LEVER))
     v_mount = x[3:6] + rotate(x[6:10], np.cross(OMEGA, LEVER)) - np.cross(om, p)

@@ -118,7 +118,7 @@ def test_fixed_slows_down_without_its_fix(runs):
     """Every fixed run finds its rangefinder silent where it could already be within 3 km of the
     ground (3 σ and the stopping distance below its estimate), slows down, and meets the first
     valid range slowly: at most 30 m/s where the legacy software flew at 68-93 m/s. It lands
-    on 18 of 20 seeds (measured); seeds 11 and 15 touch down at 1.62 and 1.56 m/s across
+    on 18 of 20 seeds (measured); seeds 11 and 15 touch down at 1.61 and 1.58 m/s across
     (limit 1.5)."""
     _, fixed = runs
     for r in fixed:
@@ -143,7 +143,7 @@ def test_the_comparison_marks_each_variants_first_range(runs, tmp_path):
 
 
 @pytest.mark.xfail(strict=True, reason="issue 6 open: 18 of 20 land; seeds 11 and 15 touch down "
-                   "at 1.62 and 1.56 m/s across (limit 1.5): the horizontal velocity, unaided by "
+                   "at 1.61 and 1.58 m/s across (limit 1.5): the horizontal velocity, unaided by "
                    "any sensor for 1,200 s, drifts to 1.2-1.6 m/s on the worst seeds")
 def test_fixed_lands_on_every_seed(runs):
     _, fixed = runs
