@@ -172,8 +172,13 @@ def linearise_range(terrain, moon, t_s, x, P, pos_b, dir_b, max_range_m, h):
     regression slope through the points and returns ``(mean_shift_m, residual_m2)``: their
     weighted mean range minus the range at the estimate, and the variance the slope leaves
     unexplained, which belongs in the measurement noise. ``(0, max_range_m²)`` when a point's
-    beam misses the map: no linear model holds there.
+    beam misses the map: no linear model holds there. ``(0, 0)``, ``h`` untouched, when 3σ of
+    the position lies within :data:`NORMAL_BASELINE_M`: the map's normal behind ``h`` was
+    measured over that distance already.
     """
+    block = np.ascontiguousarray(P[E_POS:E_POS + 3, E_POS:E_POS + 3])
+    if SIGMA_POINT_SPREAD ** 2 * (block[0, 0] + block[1, 1] + block[2, 2]) <= NORMAL_BASELINE_M ** 2:
+        return 0.0, 0.0                      # inside the baseline of the map's normal: h holds
     qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
     lx, ly, lz = rotate_xyz(qw, qx, qy, qz, pos_b[0], pos_b[1], pos_b[2])
     dx, dy, dz = rotate_xyz(qw, qx, qy, qz, dir_b[0], dir_b[1], dir_b[2])
@@ -185,7 +190,6 @@ def linearise_range(terrain, moon, t_s, x, P, pos_b, dir_b, max_range_m, h):
     if not ok:
         return 0.0, max_range_m * max_range_m
     frame = _local_frame(x)
-    block = np.ascontiguousarray(P[E_POS:E_POS + 3, E_POS:E_POS + 3])
     root = np.linalg.cholesky(frame.T @ block @ frame)
     offsets = frame @ root                   # columns: vertical, then the horizontal plane
     weight = 0.5 / (SIGMA_POINT_SPREAD * SIGMA_POINT_SPREAD)

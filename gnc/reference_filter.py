@@ -248,12 +248,14 @@ class ReferenceFilter:
     def _linearise_range(self, geometry, beam, H):
         """Numpy restatement of :func:`gnc.measurements.linearise_range`: the unscented
         transform of the range over the position covariance, in matrix form."""
+        P = self.kf.P[0:3, 0:3]
+        if SIGMA_POINT_SPREAD ** 2 * np.trace(P) <= NORMAL_BASELINE_M ** 2:
+            return 0.0, 0.0
         C = self.rot.as_matrix()
         to_mf = _rz(rotation_angle_rad(self.cfg.moon, self.t)).T
         origin = to_mf @ (self.r + C @ np.asarray(geometry.pos_b_m))
         d_mf = to_mf @ (C @ geometry.beams_b[beam])
         max_range_m = geometry.max_range_m * 1.5
-        P = self.kf.P[0:3, 0:3]
         up = self.r / np.linalg.norm(self.r)
         east = np.cross([0.0, 0.0, 1.0], up)
         east /= np.linalg.norm(east)
