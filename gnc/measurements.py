@@ -114,19 +114,27 @@ def predict_range(terrain, moon, t_s, x, omega_b, pos_b, dir_b, max_range_m, off
 
 
 @njit(cache=True, error_model='numpy')
-def map_roughness_m2(terrain, moon, t_s, x, pos_b, dir_b, range_m, radius_m):
-    """Variance (m²) of the map's height about its linear trend within ``radius_m`` of where a
-    beam of ``range_m`` meets it: the mean square of the even part ``(h(p+δ) + h(p−δ))/2 − h(p)``
-    over four diameters. A slope is linear and cancels; a crater wall within the horizontal
-    uncertainty is what a range's linearised prediction cannot know."""
+def footprint_mf(moon, t_s, x, pos_b, dir_b, range_m):
+    """Moon-fixed ``(x, y, z)`` (m) of where a beam of ``range_m`` along body direction
+    ``dir_b`` from lever arm ``pos_b`` meets the ground."""
     qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
     lx, ly, lz = rotate_xyz(qw, qx, qy, qz, pos_b[0], pos_b[1], pos_b[2])
     dx, dy, dz = rotate_xyz(qw, qx, qy, qz, dir_b[0], dir_b[1], dir_b[2])
     a = rotation_angle_rad(moon, t_s)
     c, s = np.cos(a), np.sin(a)
-    ox, oy, oz = x[POS] + lx + range_m * dx, x[POS + 1] + ly + range_m * dy, x[POS + 2] + lz + range_m * dz
-    px, py = c * ox + s * oy, -s * ox + c * oy
-    lat = np.arctan2(oz, np.sqrt(px * px + py * py))
+    ox = x[POS] + lx + range_m * dx
+    oy = x[POS + 1] + ly + range_m * dy
+    oz = x[POS + 2] + lz + range_m * dz
+    return c * ox + s * oy, -s * ox + c * oy, oz
+
+
+@njit(cache=True, error_model='numpy')
+def map_roughness_m2(terrain, px, py, pz, radius_m):
+    """Variance (m²) of the map's height about its linear trend within ``radius_m`` of the
+    Moon-fixed footprint ``p`` (:func:`footprint_mf`): the mean square of the even part
+    ``(h(p+δ) + h(p−δ))/2 − h(p)`` over four diameters. A slope is linear and cancels; a crater
+    wall within the horizontal uncertainty is what a range's linearised prediction cannot know."""
+    lat = np.arctan2(pz, np.sqrt(px * px + py * py))
     lon = np.arctan2(py, px)
     h0 = height_m(terrain, lat, lon)
     step = radius_m / terrain.radius_m
@@ -145,8 +153,9 @@ SIGMA_POINT_SPREAD = 3.0
 (up, east, north) axes (κ = 6 for n = 3: weight 1/18 each, 2/3 on the estimate), so the range's
 linearity is tried wherever the truth is, 99.7 % of the time per axis. The factor is unique and
 smooth in the covariance (a principal-axis root turns freely when the horizontal σ are equal),
-and up first keeps the vertical point apart from the horizontal plane. For a quadratic the mean comes out exact and the variance
-four times too large: the doubt errs on the safe side (κ = 0, ±√3σ, misses a crest at 2σ)."""
+and up first keeps the vertical point apart from the horizontal plane. For a quadratic the mean
+comes out exact and the variance four times too large: the doubt errs on the safe side (κ = 0,
+±√3σ, misses a crest at 2σ)."""
 
 
 @njit(cache=True, error_model='numpy')
@@ -177,7 +186,8 @@ def linearise_range(terrain, moon, t_s, x, P, pos_b, dir_b, max_range_m, h):
     measured over that distance already.
     """
     block = np.ascontiguousarray(P[E_POS:E_POS + 3, E_POS:E_POS + 3])
-    if SIGMA_POINT_SPREAD ** 2 * (block[0, 0] + block[1, 1] + block[2, 2]) <= NORMAL_BASELINE_M ** 2:
+    spread_m2 = SIGMA_POINT_SPREAD ** 2 * (block[0, 0] + block[1, 1] + block[2, 2])
+    if spread_m2 <= NORMAL_BASELINE_M ** 2:
         return 0.0, 0.0                      # inside the baseline of the map's normal: h holds
     qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
     lx, ly, lz = rotate_xyz(qw, qx, qy, qz, pos_b[0], pos_b[1], pos_b[2])

@@ -72,19 +72,19 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from gnc.eskf import (BG, E_POS, E_VEL, ERROR_SIZE, MAX_DIM, POS, QUAT, VEL, ProcessNoise,
+from gnc.eskf import (BG, E_POS, E_VEL, ERROR_SIZE, MAX_DIM, POS, VEL, ProcessNoise,
                       innovation_covariance, inject, joseph_apply, kalman_gain,
                       normalized_innovation_squared, propagate_covariance, strapdown,
                       transition_blocks, update_work)
-from gnc.measurements import (attitude_innovation, linearise_range, map_roughness_m2,
-                              predict_los_velocity, predict_range, star_tracker_model)
+from gnc.measurements import (attitude_innovation, footprint_mf, linearise_range,
+                              map_roughness_m2, predict_los_velocity, predict_range,
+                              star_tracker_model)
 from gnc.moon import ground_speeds, rotation_angle_rad
 from gnc.plausibility import (CONTEXT_SIZE, CTX_COS_INCIDENCE, CTX_DOF, CTX_INNOVATION,
                               CTX_MAX_VALID, CTX_MEASURED,
                               CTX_MIN_VALID, CTX_NIS, CTX_NOISE_VARIANCE, CTX_PREDICTED,
                               CTX_RATE_PREDICTED, CTX_T_S, CTX_VARIANCE, DECISIONS, NO_PREDICTION,
                               REANCHOR, STATE_SIZE, accepted)
-from gnc.quaternion import rotate_xyz
 from gnc.terrain import clearance_xyz
 
 CHANNELS = ("rangefinder", "velocimeter_range", "velocimeter_velocity", "star_tracker")
@@ -387,25 +387,14 @@ gains one sample's worth of the map's roughness per 50 samples."""
 
 
 @njit(cache=True, error_model='numpy')
-def _patch_share(cfg, nav, channel, beam, geometry, range_m, radius_m):
+def _patch_share(nav, channel, beam, px, py, pz, radius_m):
     """How many samples of this beam see the same patch of map: the roughness radius over the
-    distance the footprint moved since the beam's previous sample (1 to
-    :data:`PATCH_SHARE_MAX`). Records this footprint (Moon-fixed) for the next sample."""
-    x = nav.x
-    qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
-    pos_b, dir_b = geometry.pos_b_m, geometry.beams_b[beam]
-    lx, ly, lz = rotate_xyz(qw, qx, qy, qz, pos_b[0], pos_b[1], pos_b[2])
-    dx, dy, dz = rotate_xyz(qw, qx, qy, qz, dir_b[0], dir_b[1], dir_b[2])
-    a = rotation_angle_rad(cfg.moon, nav.status[ST_T])
-    c, s = np.cos(a), np.sin(a)
-    ox, oy, oz = x[POS] + lx + range_m * dx, x[POS + 1] + ly + range_m * dy, x[POS + 2] + lz + range_m * dz
-    p = (c * ox + s * oy, -s * ox + c * oy, oz)
+    distance its Moon-fixed footprint ``p`` moved since the beam's previous sample (1 to
+    :data:`PATCH_SHARE_MAX`). Records ``p`` for the next sample."""
     slot = ST_PATCH + 3 * (channel * MAX_BEAMS + beam)
-    moved = 0.0
-    for i in range(3):
-        moved += (p[i] - nav.status[slot + i]) ** 2
-        nav.status[slot + i] = p[i]
-    moved = np.sqrt(moved)
+    moved = np.sqrt((px - nav.status[slot]) ** 2 + (py - nav.status[slot + 1]) ** 2
+                    + (pz - nav.status[slot + 2]) ** 2)
+    nav.status[slot], nav.status[slot + 1], nav.status[slot + 2] = px, py, pz
     return min(max(radius_m / max(moved, 1e-9), 1.0), PATCH_SHARE_MAX)
 
 
@@ -440,10 +429,11 @@ def nav_update_range(cfg, nav, terrain, channel, ranges_m, valid):
         sigma_h = horizontal_sigma_m(nav.x, nav.P)
         roughness = 0.0
         if cfg.map_roughness:
-            roughness = map_roughness_m2(terrain, cfg.moon, nav.status[ST_T], nav.x,
-                                         geometry.pos_b_m, geometry.beams_b[k], predicted,
-                                         SQRT2 * sigma_h) / (cos_inc * cos_inc)
-            roughness *= _patch_share(cfg, nav, channel, k, geometry, predicted, SQRT2 * sigma_h)
+            px, py, pz = footprint_mf(cfg.moon, nav.status[ST_T], nav.x, geometry.pos_b_m,
+                                      geometry.beams_b[k], predicted)
+            radius_m = SQRT2 * sigma_h
+            roughness = (map_roughness_m2(terrain, px, py, pz, radius_m) / (cos_inc * cos_inc)
+                         * _patch_share(nav, channel, k, px, py, pz, radius_m))
         vertical_channel = (sigma_h > cfg.slope_sigma_max_m
                             and slope_variance_m2(nav.x, nav.P, h) <= roughness)
         nonlinear = 0.0

@@ -13,7 +13,7 @@ from scipy.spatial.transform import Rotation
 
 from gnc.eskf import ERROR_SIZE
 from gnc.measurements import (MIN_INCIDENCE_COS, NORMAL_BASELINE_M, SIGMA_POINT_SPREAD,
-                              map_roughness_m2)
+                              footprint_mf, map_roughness_m2)
 from gnc.moon import gravity_i, rotation_angle_rad
 from gnc.navigation import (CHANNELS, MAX_BEAMS, PATCH_SHARE_MAX, RANGEFINDER, STAR_TRACKER,
                             VELOCIMETER_RANGE, VELOCIMETER_VELOCITY)
@@ -319,8 +319,9 @@ class ReferenceFilter:
             sigma_h = self._horizontal_sigma_m()
             roughness = 0.0
             if self.cfg.map_roughness:
-                roughness = map_roughness_m2(self.terrain, self.cfg.moon, self.t, self.x,
-                                             geometry.pos_b_m, geometry.beams_b[k], rho,
+                footprint = footprint_mf(self.cfg.moon, self.t, self.x, geometry.pos_b_m,
+                                         geometry.beams_b[k], rho)
+                roughness = map_roughness_m2(self.terrain, *footprint,
                                              np.sqrt(2.0) * sigma_h) / cos_inc ** 2
                 roughness *= self._patch_share(channel, k, geometry, rho, np.sqrt(2.0) * sigma_h)
             up = self.r / np.linalg.norm(self.r)
