@@ -21,16 +21,18 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-CRATER_COLUMNS = ("lat_rad", "lon_rad", "rim_radius_m", "floor_radius_frac", "floor_height_m",
-                  "bowl_depth_m", "crest_height_m", "crest_amplitude_m", "crest_azimuth_rad",
-                  "wall_exponent", "ejecta_exponent")
-"""Columns of ``Terrain.craters``. Heights are relative to the surrounding terrain; azimuth is
-clockwise from north. Profile in ``x = distance / rim_radius``: a floor (bowl of extra depth
-``bowl_depth_m`` at the centre) out to ``floor_radius_frac``, a wall rising as ``u**wall_exponent``
-to the crest, whose height varies with azimuth as ``crest + amplitude·cos(az − crest_azimuth)``,
-and ejecta falling off as ``crest · x**-ejecta_exponent`` outside the rim."""
-(C_LAT, C_LON, C_RIM, C_FLOOR_FRAC, C_FLOOR_H, C_BOWL, C_CREST_H, C_CREST_AMP, C_CREST_AZ,
- C_WALL_EXP, C_EJECTA_EXP) = range(len(CRATER_COLUMNS))
+CRATER_COLUMNS = ("rim_radius_m", "floor_radius_frac", "floor_height_m", "bowl_depth_m",
+                  "crest_height_m", "crest_amplitude_m", "wall_exponent", "ejecta_exponent",
+                  "centre_x", "centre_y", "centre_z", "crest_dir_x", "crest_dir_y", "crest_dir_z")
+"""Columns of ``Terrain.craters``. Heights are relative to the surrounding terrain. ``centre`` is
+the unit vector (Moon-fixed) to the crater's centre and ``crest_dir`` the unit vector along the
+surface at the centre towards the azimuth where the crest stands highest. Profile in
+``x = distance / rim_radius``: a floor (bowl of extra depth ``bowl_depth_m`` at the centre) out to
+``floor_radius_frac``, a wall rising as ``u**wall_exponent`` to the crest, whose height varies
+with azimuth as ``crest + amplitude·cos(az − crest_azimuth)``, and ejecta falling off as
+``crest · x**-ejecta_exponent`` outside the rim. Build rows with :meth:`sims.terrain.Crater.row`."""
+(C_RIM, C_FLOOR_FRAC, C_FLOOR_H, C_BOWL, C_CREST_H, C_CREST_AMP, C_WALL_EXP, C_EJECTA_EXP,
+ C_CENTRE, _, _, C_CREST_DIR, _, _) = range(len(CRATER_COLUMNS))
 
 RANGE_TOLERANCE_M = 0.05
 """Width of the final bisection bracket on slant range (the error is at most half of it)."""
@@ -61,17 +63,18 @@ def _wrap_pi(a):
 
 
 @njit(cache=True)
-def crater_height_m(crater, radius_m, lat, lon, cos_lat):
-    """Height (m) of one crater row at ``(lat, lon)`` rad, relative to its surroundings
-    (``cos_lat``: the cosine of ``lat``, shared by every crater of a lookup)."""
-    lat0 = crater[C_LAT]
-    cos_lat0 = np.cos(lat0)
-    dlon = lon - crater[C_LON]
-    sin_dlat = np.sin(0.5 * (lat - lat0))
-    sin_dlon = np.sin(0.5 * dlon)
-    a = sin_dlat * sin_dlat + cos_lat0 * cos_lat * sin_dlon * sin_dlon
-    ang = 2.0 * np.arcsin(np.sqrt(min(a, 1.0)))
-    x = radius_m * ang / crater[C_RIM]
+def crater_height_m(crater, radius_m, ux, uy, uz):
+    """Height (m) of one crater row at the Moon-fixed unit vector ``u``, relative to its
+    surroundings.
+
+    The distance from the centre ``c`` is the great circle's, ``2 asin(|u − c| / 2)``; with
+    ``t`` the crest direction, ``u·t = sin(angle) cos(az − crest_azimuth)``.
+    """
+    ex = ux - crater[C_CENTRE]
+    ey = uy - crater[C_CENTRE + 1]
+    ez = uz - crater[C_CENTRE + 2]
+    chord = np.sqrt(ex * ex + ey * ey + ez * ez)
+    x = radius_m * 2.0 * np.arcsin(min(0.5 * chord, 1.0)) / crater[C_RIM]
     xf = crater[C_FLOOR_FRAC]
     floor_h = crater[C_FLOOR_H]
     if x <= xf:
@@ -79,13 +82,24 @@ def crater_height_m(crater, radius_m, lat, lon, cos_lat):
         return floor_h + crater[C_BOWL] * (1.0 - u * u)
     crest = crater[C_CREST_H]
     if crater[C_CREST_AMP] != 0.0:           # a crest level all round needs no azimuth
-        az = np.arctan2(np.sin(dlon) * cos_lat,
-                        cos_lat0 * np.sin(lat) - np.sin(lat0) * cos_lat * np.cos(dlon))
-        crest += crater[C_CREST_AMP] * np.cos(az - crater[C_CREST_AZ])
+        sin_angle = chord * np.sqrt(max(1.0 - 0.25 * chord * chord, 0.0))
+        if sin_angle > 0.0:                  # zero only at the antipode
+            along = (ux * crater[C_CREST_DIR] + uy * crater[C_CREST_DIR + 1]
+                     + uz * crater[C_CREST_DIR + 2])
+            crest += crater[C_CREST_AMP] * along / sin_angle
     if x <= 1.0:
         u = (x - xf) / (1.0 - xf)
         return floor_h + (crest - floor_h) * u ** crater[C_WALL_EXP]
     return crest * x ** (-crater[C_EJECTA_EXP])
+
+
+@njit(cache=True)
+def craters_height_m(terrain, ux, uy, uz):
+    """Sum of the craters' heights (m) at the Moon-fixed unit vector ``u``."""
+    h = 0.0
+    for k in range(terrain.craters.shape[0]):
+        h += crater_height_m(terrain.craters[k], terrain.radius_m, ux, uy, uz)
+    return h
 
 
 @njit(cache=True)
@@ -117,8 +131,7 @@ def height_m(terrain, lat, lon):
         h += dem_height_m(terrain, lat, lon)
     if terrain.craters.shape[0] > 0:
         cos_lat = np.cos(lat)
-        for k in range(terrain.craters.shape[0]):
-            h += crater_height_m(terrain.craters[k], terrain.radius_m, lat, lon, cos_lat)
+        h += craters_height_m(terrain, cos_lat * np.cos(lon), cos_lat * np.sin(lon), np.sin(lat))
     return h
 
 
@@ -126,9 +139,12 @@ def height_m(terrain, lat, lon):
 def clearance_xyz(terrain, x, y, z):
     """Height (m) of Moon-fixed point ``(x, y, z)`` above the terrain below it (negative inside)."""
     rho = np.sqrt(x * x + y * y + z * z)
-    lat = np.arctan2(z, np.sqrt(x * x + y * y))
-    lon = np.arctan2(y, x)
-    return rho - terrain.radius_m - height_m(terrain, lat, lon)
+    h = terrain.base_height_m
+    if terrain.dem_height_m.size > 0:
+        h += dem_height_m(terrain, np.arctan2(z, np.sqrt(x * x + y * y)), np.arctan2(y, x))
+    if terrain.craters.shape[0] > 0:
+        h += craters_height_m(terrain, x / rho, y / rho, z / rho)
+    return rho - terrain.radius_m - h
 
 
 @njit(cache=True)

@@ -39,12 +39,16 @@ class Crater:
     ejecta_exponent: float = 5.0
 
     def row(self):
-        """The crater as one row of ``Terrain.craters`` (angles in radians)."""
-        return np.array([np.radians(self.lat_deg), np.radians(self.lon_deg), self.rim_radius_m,
-                         self.floor_radius_frac, self.floor_height_m, self.bowl_depth_m,
-                         self.crest_height_m, self.crest_amplitude_m,
-                         np.radians(self.crest_azimuth_deg), self.wall_exponent,
-                         self.ejecta_exponent])
+        """The crater as one row of ``Terrain.craters``: its profile, the unit vector to its
+        centre and the unit vector along the surface towards its highest crest (Moon-fixed)."""
+        lat, lon, az = np.radians([self.lat_deg, self.lon_deg, self.crest_azimuth_deg])
+        centre = np.array([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+        north = np.array([-np.sin(lat) * np.cos(lon), -np.sin(lat) * np.sin(lon), np.cos(lat)])
+        east = np.array([-np.sin(lon), np.cos(lon), 0.0])
+        profile = [self.rim_radius_m, self.floor_radius_frac, self.floor_height_m,
+                   self.bowl_depth_m, self.crest_height_m, self.crest_amplitude_m,
+                   self.wall_exponent, self.ejecta_exponent]
+        return np.concatenate([profile, centre, np.cos(az) * north + np.sin(az) * east])
 
     def validate(self, where="crater"):
         """Raise ``ValueError`` naming the first out-of-range field."""
