@@ -26,7 +26,7 @@ from numba import njit
 from gnc.eskf import E_ATT, E_POS, E_VEL, ERROR_SIZE, POS, QUAT, VEL
 from gnc.moon import rotation_angle_rad
 from gnc.quaternion import mult_xyz, rotate_xyz
-from gnc.terrain import clearance_xyz, height_m, raycast_xyz
+from gnc.terrain import clearance_xyz, height_unit_m, raycast_xyz
 
 MIN_INCIDENCE_COS = 0.1
 """Beams meeting the ground more obliquely than this (84°) give no usable range prediction."""
@@ -39,23 +39,52 @@ def _cross(ax, ay, az, bx, by, bz):
     return ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
 
 
+@njit(cache=True, inline='always')
+def _north_east(ux, uy, uz):
+    """Unit north and east vectors ``(nx, ny, nz, ex, ey, ez)`` at the unit vector ``u`` (east is
+    +y at a pole)."""
+    cos_lat = np.sqrt(ux * ux + uy * uy)
+    co, so = (ux / cos_lat, uy / cos_lat) if cos_lat > 1e-12 else (1.0, 0.0)
+    return -uz * co, -uz * so, cos_lat, -so, co, 0.0
+
+
 @njit(cache=True, error_model='numpy')
 def _map_gradient_mf(terrain, px, py, pz):
-    """Gradient of the clearance function (height above the map) at Moon-fixed ``p``."""
-    rho_xy = np.sqrt(px * px + py * py)
-    rho = np.sqrt(rho_xy * rho_xy + pz * pz)
-    lat = np.arctan2(pz, rho_xy)
-    lon = np.arctan2(py, px)
+    """Gradient of the clearance function (height above the map) at Moon-fixed ``p``: central
+    differences of the height over :data:`NORMAL_BASELINE_M` along the meridian and the
+    parallel, taken by rotating ``p``'s direction."""
+    rho = np.sqrt(px * px + py * py + pz * pz)
+    ux, uy, uz = px / rho, py / rho, pz / rho
+    nx, ny, nz, ex, ey, _ = _north_east(ux, uy, uz)
     step = NORMAL_BASELINE_M / terrain.radius_m
-    dh_dlat = (height_m(terrain, lat + step, lon) - height_m(terrain, lat - step, lon)) / (2 * step)
-    dh_dlon = (height_m(terrain, lat, lon + step) - height_m(terrain, lat, lon - step)) / (2 * step)
-    cl, sl, co, so = np.cos(lat), np.sin(lat), np.cos(lon), np.sin(lon)
-    # up, north, east unit vectors; ∇c = up − (∂h/∂lat · north + ∂h/∂lon / cos(lat) · east) / ρ
+    cs, ss = np.cos(step), np.sin(step)
+    dh_dlat = (height_unit_m(terrain, cs * ux + ss * nx, cs * uy + ss * ny, cs * uz + ss * nz)
+               - height_unit_m(terrain, cs * ux - ss * nx, cs * uy - ss * ny, cs * uz - ss * nz)
+               ) / (2 * step)
+    dh_dlon = (height_unit_m(terrain, cs * ux - ss * uy, cs * uy + ss * ux, uz)    # about the pole
+               - height_unit_m(terrain, cs * ux + ss * uy, cs * uy - ss * ux, uz)) / (2 * step)
+    # ∇c = up − (∂h/∂lat · north + ∂h/∂lon / cos(lat) · east) / ρ
     kn = dh_dlat / rho
-    ke = dh_dlon / (rho * max(cl, 1e-9))
-    return (cl * co - kn * (-sl * co) - ke * (-so),
-            cl * so - kn * (-sl * so) - ke * co,
-            sl - kn * cl)
+    ke = dh_dlon / (rho * max(nz, 1e-9))
+    return ux - kn * nx - ke * ex, uy - kn * ny - ke * ey, uz - kn * nz
+
+
+@njit(cache=True, inline='always')
+def _beam_inertial(x, pos_b, dir_b):
+    """Lever arm ``l`` and beam direction ``d`` of a body-mounted sensor, inertial axes:
+    ``(lx, ly, lz, dx, dy, dz)``."""
+    qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
+    lx, ly, lz = rotate_xyz(qw, qx, qy, qz, pos_b[0], pos_b[1], pos_b[2])
+    dx, dy, dz = rotate_xyz(qw, qx, qy, qz, dir_b[0], dir_b[1], dir_b[2])
+    return lx, ly, lz, dx, dy, dz
+
+
+@njit(cache=True, inline='always')
+def _to_moon_fixed(moon, t_s):
+    """``(cos a, sin a)`` of the Moon's rotation angle at ``t_s``: ``(c·x + s·y, −s·x + c·y)``
+    turns inertial ``x, y`` into Moon-fixed."""
+    a = rotation_angle_rad(moon, t_s)
+    return np.cos(a), np.sin(a)
 
 
 @njit(cache=True, error_model='numpy')
@@ -86,12 +115,9 @@ def predict_range(terrain, moon, t_s, x, omega_b, pos_b, dir_b, max_range_m, off
     point the beam hits; ``ok`` is false when the beam misses the map within ``max_range_m`` or
     meets it more obliquely than :data:`MIN_INCIDENCE_COS`.
     """
-    qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
-    lx, ly, lz = rotate_xyz(qw, qx, qy, qz, pos_b[0], pos_b[1], pos_b[2])
-    dx, dy, dz = rotate_xyz(qw, qx, qy, qz, dir_b[0], dir_b[1], dir_b[2])
+    lx, ly, lz, dx, dy, dz = _beam_inertial(x, pos_b, dir_b)
     ox, oy, oz = x[POS] + lx, x[POS + 1] + ly, x[POS + 2] + lz
-    a = rotation_angle_rad(moon, t_s)
-    c, s = np.cos(a), np.sin(a)
+    c, s = _to_moon_fixed(moon, t_s)
     omx, omy = c * ox + s * oy, -s * ox + c * oy
     dmx, dmy = c * dx + s * dy, -s * dx + c * dy
     ok, rho, cos_inc, gx, gy, gz, g_norm = _slant_range(terrain, omx, omy, oz, dmx, dmy, dz,
@@ -117,11 +143,8 @@ def predict_range(terrain, moon, t_s, x, omega_b, pos_b, dir_b, max_range_m, off
 def footprint_mf(moon, t_s, x, pos_b, dir_b, range_m):
     """Moon-fixed ``(x, y, z)`` (m) of where a beam of ``range_m`` along body direction
     ``dir_b`` from lever arm ``pos_b`` meets the ground."""
-    qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
-    lx, ly, lz = rotate_xyz(qw, qx, qy, qz, pos_b[0], pos_b[1], pos_b[2])
-    dx, dy, dz = rotate_xyz(qw, qx, qy, qz, dir_b[0], dir_b[1], dir_b[2])
-    a = rotation_angle_rad(moon, t_s)
-    c, s = np.cos(a), np.sin(a)
+    lx, ly, lz, dx, dy, dz = _beam_inertial(x, pos_b, dir_b)
+    c, s = _to_moon_fixed(moon, t_s)
     ox = x[POS] + lx + range_m * dx
     oy = x[POS + 1] + ly + range_m * dy
     oz = x[POS + 2] + lz + range_m * dz
@@ -132,18 +155,23 @@ def footprint_mf(moon, t_s, x, pos_b, dir_b, range_m):
 def map_roughness_m2(terrain, px, py, pz, radius_m):
     """Variance (m²) of the map's height about its linear trend within ``radius_m`` of the
     Moon-fixed footprint ``p`` (:func:`footprint_mf`): the mean square of the even part
-    ``(h(p+δ) + h(p−δ))/2 − h(p)`` over four diameters. A slope is linear and cancels; a crater
-    wall within the horizontal uncertainty is what a range's linearised prediction cannot know."""
-    lat = np.arctan2(pz, np.sqrt(px * px + py * py))
-    lon = np.arctan2(py, px)
-    h0 = height_m(terrain, lat, lon)
-    step = radius_m / terrain.radius_m
+    ``(h(p+δ) + h(p−δ))/2 − h(p)`` over four great-circle diameters. A slope is linear and
+    cancels; a crater wall within the horizontal uncertainty is what a range's linearised
+    prediction cannot know."""
+    rho = np.sqrt(px * px + py * py + pz * pz)
+    ux, uy, uz = px / rho, py / rho, pz / rho
+    nx, ny, nz, ex, ey, ez = _north_east(ux, uy, uz)
+    h0 = height_unit_m(terrain, ux, uy, uz)
+    angle = radius_m / terrain.radius_m
+    ca, sa = np.cos(angle), np.sin(angle)
     total = 0.0
     for k in range(4):
         az = 0.25 * np.pi * k
-        dlat, dlon = step * np.cos(az), step * np.sin(az) / max(np.cos(lat), 1e-9)
-        even = 0.5 * (height_m(terrain, lat + dlat, lon + dlon)
-                      + height_m(terrain, lat - dlat, lon - dlon)) - h0
+        tx = sa * (np.cos(az) * nx + np.sin(az) * ex)
+        ty = sa * (np.cos(az) * ny + np.sin(az) * ey)
+        tz = sa * (np.cos(az) * nz + np.sin(az) * ez)
+        even = 0.5 * (height_unit_m(terrain, ca * ux + tx, ca * uy + ty, ca * uz + tz)
+                      + height_unit_m(terrain, ca * ux - tx, ca * uy - ty, ca * uz - tz)) - h0
         total += even * even
     return 0.25 * total
 
@@ -163,24 +191,26 @@ def _local_frame(x):
     """3×3 matrix whose columns are the local up, east and north at the estimate (inertial)."""
     r = np.sqrt(x[POS] ** 2 + x[POS + 1] ** 2 + x[POS + 2] ** 2)
     ux, uy, uz = x[POS] / r, x[POS + 1] / r, x[POS + 2] / r
-    e = np.sqrt(ux * ux + uy * uy)
+    nx, ny, nz, ex, ey, ez = _north_east(ux, uy, uz)
     frame = np.empty((3, 3))
     frame[0, 0], frame[1, 0], frame[2, 0] = ux, uy, uz
-    frame[0, 1], frame[1, 1], frame[2, 1] = -uy / e, ux / e, 0.0
-    frame[0, 2], frame[1, 2], frame[2, 2] = -uz * ux / e, -uz * uy / e, e
+    frame[0, 1], frame[1, 1], frame[2, 1] = ex, ey, ez
+    frame[0, 2], frame[1, 2], frame[2, 2] = nx, ny, nz
     return frame
 
 
 @njit(cache=True, error_model='numpy')
-def linearise_range(terrain, moon, t_s, x, P, pos_b, dir_b, max_range_m, h):
+def linearise_range(terrain, moon, t_s, x, P, pos_b, dir_b, max_range_m, centre_m, h):
     """Statistical linearisation of a slant range over the position's uncertainty.
 
     The beam is cast from unscented points about the estimate (:data:`SIGMA_POINT_SPREAD`),
     as a grazing beam a few hundred metres over meets a crest or the floor beyond it,
-    kilometres from where the local slope predicts. Replaces the position part of ``h`` by the
-    regression slope through the points and returns ``(mean_shift_m, residual_m2)``: their
-    weighted mean range minus the range at the estimate, and the variance the slope leaves
-    unexplained, which belongs in the measurement noise. ``(0, max_range_m²)`` when a point's
+    kilometres from where the local slope predicts; ``centre_m`` is the map's range at the
+    estimate (:func:`predict_range`'s before the terrain offset). Replaces the position part
+    of ``h`` by the regression slope through the points and returns ``(mean_shift_m,
+    residual_m2)``: their weighted mean range minus the range at the estimate, and the
+    variance the slope leaves unexplained, which belongs in the measurement noise.
+    ``(0, max_range_m²)`` when a point's
     beam misses the map: no linear model holds there. ``(0, 0)``, ``h`` untouched, when 3σ of
     the position lies within :data:`NORMAL_BASELINE_M`: the map's normal behind ``h`` was
     measured over that distance already.
@@ -189,16 +219,10 @@ def linearise_range(terrain, moon, t_s, x, P, pos_b, dir_b, max_range_m, h):
     spread_m2 = SIGMA_POINT_SPREAD ** 2 * (block[0, 0] + block[1, 1] + block[2, 2])
     if spread_m2 <= NORMAL_BASELINE_M ** 2:
         return 0.0, 0.0                      # inside the baseline of the map's normal: h holds
-    qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
-    lx, ly, lz = rotate_xyz(qw, qx, qy, qz, pos_b[0], pos_b[1], pos_b[2])
-    dx, dy, dz = rotate_xyz(qw, qx, qy, qz, dir_b[0], dir_b[1], dir_b[2])
-    a = rotation_angle_rad(moon, t_s)
-    c, s = np.cos(a), np.sin(a)
+    lx, ly, lz, dx, dy, dz = _beam_inertial(x, pos_b, dir_b)
+    c, s = _to_moon_fixed(moon, t_s)
     ox, oy, oz = x[POS] + lx, x[POS + 1] + ly, x[POS + 2] + lz
     omx, omy, dmx, dmy = c * ox + s * oy, -s * ox + c * oy, c * dx + s * dy, -s * dx + c * dy
-    ok, centre, _, _, _, _, _ = _slant_range(terrain, omx, omy, oz, dmx, dmy, dz, max_range_m)
-    if not ok:
-        return 0.0, max_range_m * max_range_m
     frame = _local_frame(x)
     root = np.linalg.cholesky(frame.T @ block @ frame)
     offsets = frame @ root                   # columns: vertical, then the horizontal plane
@@ -227,14 +251,14 @@ def linearise_range(terrain, moon, t_s, x, P, pos_b, dir_b, max_range_m, h):
         u[i] = value / root[i, i]
     for i in range(3):
         h[E_POS + i] = frame[i, 0] * u[0] + frame[i, 1] * u[1] + frame[i, 2] * u[2]
-    mean = (1.0 - 6.0 * weight) * centre
+    mean = (1.0 - 6.0 * weight) * centre_m
     for i in range(6):
         mean += weight * ranges[i]
-    total = (1.0 - 6.0 * weight) * (centre - mean) ** 2
+    total = (1.0 - 6.0 * weight) * (centre_m - mean) ** 2
     for i in range(6):
         total += weight * (ranges[i] - mean) ** 2
     explained = half_difference[0] ** 2 + half_difference[1] ** 2 + half_difference[2] ** 2
-    return mean - centre, max(total - explained, 0.0)
+    return mean - centre_m, max(total - explained, 0.0)
 
 
 @njit(cache=True, inline='always')
@@ -256,9 +280,7 @@ def _ground_velocity(moon, x, omega_b, pos_b, lx, ly, lz):
 @njit(cache=True, error_model='numpy')
 def predict_los_velocity(moon, x, omega_b, pos_b, dir_b, h):
     """Predicted closing velocity (m/s) along body direction ``dir_b``; ``∂/∂δx`` into ``h``."""
-    qw, qx, qy, qz = x[QUAT], x[QUAT + 1], x[QUAT + 2], x[QUAT + 3]
-    lx, ly, lz = rotate_xyz(qw, qx, qy, qz, pos_b[0], pos_b[1], pos_b[2])
-    dx, dy, dz = rotate_xyz(qw, qx, qy, qz, dir_b[0], dir_b[1], dir_b[2])
+    lx, ly, lz, dx, dy, dz = _beam_inertial(x, pos_b, dir_b)
     vx, vy, vz = _ground_velocity(moon, x, omega_b, pos_b, lx, ly, lz)
     wx, wy, wz = _lever_velocity(x, omega_b, pos_b)
     for i in range(ERROR_SIZE):

@@ -440,7 +440,8 @@ def nav_update_range(cfg, nav, terrain, channel, ranges_m, valid):
         if cfg.unscented_ranges and not vertical_channel:
             shift, nonlinear = linearise_range(terrain, cfg.moon, nav.status[ST_T], nav.x, nav.P,
                                                geometry.pos_b_m, geometry.beams_b[k],
-                                               geometry.max_range_m * 1.5, h)
+                                               geometry.max_range_m * 1.5,
+                                               predicted + nav.status[ST_OFFSET] / cos_inc, h)
             predicted += shift
         _scalar_update(cfg, nav, channel, k, h, ranges_m[k], predicted,
                        sigma * sigma + roughness + nonlinear, rate, geometry.min_range_m,

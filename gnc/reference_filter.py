@@ -245,9 +245,10 @@ class ReferenceFilter:
         cos_inc = -(grad @ d_mf) / np.linalg.norm(grad)
         return None if cos_inc < MIN_INCIDENCE_COS else (rho, grad, cos_inc)
 
-    def _linearise_range(self, geometry, beam, H):
+    def _linearise_range(self, geometry, beam, centre_m, H):
         """Numpy restatement of :func:`gnc.measurements.linearise_range`: the unscented
-        transform of the range over the position covariance, in matrix form."""
+        transform of the range over the position covariance, in matrix form; ``centre_m`` is
+        the map's range at the estimate."""
         P = self.kf.P[0:3, 0:3]
         if SIGMA_POINT_SPREAD ** 2 * np.trace(P) <= NORMAL_BASELINE_M ** 2:
             return 0.0, 0.0
@@ -262,10 +263,10 @@ class ReferenceFilter:
         frame = np.column_stack([up, east, np.cross(up, east)])
         offsets = SIGMA_POINT_SPREAD * frame @ np.linalg.cholesky(frame.T @ P @ frame)
         points = [np.zeros(3)] + [sign * offsets[:, k] for k in range(3) for sign in (-1.0, 1.0)]
-        casts = [self._slant_range(origin + to_mf @ p, d_mf, max_range_m) for p in points]
+        casts = [self._slant_range(origin + to_mf @ p, d_mf, max_range_m) for p in points[1:]]
         if any(cast is None for cast in casts):
             return 0.0, max_range_m ** 2
-        ranges = np.array([cast[0] for cast in casts])
+        ranges = np.array([centre_m] + [cast[0] for cast in casts])
         n_plus_kappa = SIGMA_POINT_SPREAD ** 2
         weights = np.r_[1.0 - 3.0 / n_plus_kappa, np.full(6, 0.5 / n_plus_kappa)]
         mean = weights @ ranges
@@ -330,7 +331,8 @@ class ReferenceFilter:
                         and across @ self.kf.P[0:3, 0:3] @ across <= roughness)
             nonlinear = 0.0
             if self.cfg.unscented_ranges and not vertical:
-                shift, nonlinear = self._linearise_range(geometry, k, H)
+                shift, nonlinear = self._linearise_range(geometry, k, rho + self.offset / cos_inc,
+                                                         H)
                 rho += shift
             variance = sigma ** 2 + roughness + nonlinear
             self._update(channel, k, H, np.array([[variance]]), np.array([ranges_m[k] - rho]),

@@ -136,15 +136,22 @@ def height_m(terrain, lat, lon):
 
 
 @njit(cache=True)
+def height_unit_m(terrain, ux, uy, uz):
+    """Terrain height (m) above the datum sphere under the Moon-fixed unit vector ``u``; only a
+    DEM needs its latitude and longitude."""
+    h = terrain.base_height_m
+    if terrain.dem_height_m.size > 0:
+        h += dem_height_m(terrain, np.arctan2(uz, np.sqrt(ux * ux + uy * uy)), np.arctan2(uy, ux))
+    if terrain.craters.shape[0] > 0:
+        h += craters_height_m(terrain, ux, uy, uz)
+    return h
+
+
+@njit(cache=True)
 def clearance_xyz(terrain, x, y, z):
     """Height (m) of Moon-fixed point ``(x, y, z)`` above the terrain below it (negative inside)."""
     rho = np.sqrt(x * x + y * y + z * z)
-    h = terrain.base_height_m
-    if terrain.dem_height_m.size > 0:
-        h += dem_height_m(terrain, np.arctan2(z, np.sqrt(x * x + y * y)), np.arctan2(y, x))
-    if terrain.craters.shape[0] > 0:
-        h += craters_height_m(terrain, x / rho, y / rho, z / rho)
-    return rho - terrain.radius_m - h
+    return rho - terrain.radius_m - height_unit_m(terrain, x / rho, y / rho, z / rho)
 
 
 @njit(cache=True)

@@ -111,7 +111,7 @@ def test_unscented_range_over_a_sphere_is_the_quadratic_closed_form():
                                 20_000.0, 0.0, h)
     assert ok and rho == pytest.approx(6000.0, abs=1e-3)
     shift, residual = linearise_range(terrain, MOON, 100.0, x, P, (0.0, 0.0, 0.0), down_b,
-                                      20_000.0, h)
+                                      20_000.0, rho, h)
     quadratic = sigma_m ** 2 / (2.0 * (MOON.radius_m - 1000.0))          # 2.6 m
     assert SIGMA_POINT_SPREAD == 3.0
     assert shift == pytest.approx(quadratic, rel=1e-3)
@@ -127,20 +127,20 @@ def test_unscented_range_over_a_small_uncertainty_is_the_local_linearisation():
     kilometres from any line. Within the 30 m baseline of the map's normal it is left alone."""
     x = _nominal()
     h = np.empty(15)
-    ok, *_ = predict_range(HILLY, MOON, 100.0, x, OMEGA, LEVER, BEAM, 20_000.0, 0.0, h)
+    ok, rho, *_ = predict_range(HILLY, MOON, 100.0, x, OMEGA, LEVER, BEAM, 20_000.0, 0.0, h)
     assert ok
     slope = h.copy()
     shift, residual = linearise_range(HILLY, MOON, 100.0, x, _position_covariance((10.0,) * 3),
-                                      LEVER, BEAM, 20_000.0, slope)
+                                      LEVER, BEAM, 20_000.0, rho, slope)
     np.testing.assert_allclose(slope[0:3], h[0:3], atol=2e-3 * np.linalg.norm(h[0:3]))
     np.testing.assert_array_equal(slope[3:], h[3:])
     assert abs(shift) < 0.1 and residual < 0.1
     slope = h.copy()
     assert linearise_range(HILLY, MOON, 100.0, x, _position_covariance((5.0,) * 3), LEVER, BEAM,
-                           20_000.0, slope) == (0.0, 0.0)
+                           20_000.0, rho, slope) == (0.0, 0.0)
     np.testing.assert_array_equal(slope, h)
     shift, residual = linearise_range(HILLY, MOON, 100.0, x, _position_covariance((1500.0,) * 3),
-                                      LEVER, BEAM, 20_000.0, h.copy())
+                                      LEVER, BEAM, 20_000.0, rho, h.copy())
     assert residual > 100.0 ** 2
 
 
