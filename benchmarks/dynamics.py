@@ -10,14 +10,18 @@ Usage: ``python benchmarks/dynamics.py [--json] [--repeat N] [--scipy-arc-s S]``
 """
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from gnc.moon import RADIUS_M, moon_model
-from sims import reference_dynamics
-from sims.propagation import initial_state, propagate
-from sims.vehicle import make_vehicle
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gnc.moon import RADIUS_M, moon_model  # noqa: E402
+from sims import reference_dynamics  # noqa: E402
+from sims.propagation import initial_state, propagate  # noqa: E402
+from sims.vehicle import make_vehicle  # noqa: E402
 
 ARC_S = 600.0
 DT_S = 0.01

@@ -10,18 +10,22 @@ Usage: ``python benchmarks/navigation.py [--json] [--repeat N] [--velocimeter] [
 """
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from gnc.moon import moon_model
-from gnc.nav_config import nav_init
-from gnc.reference_filter import reference_replay
-from gnc.sensor_log import run_filter
-from sims.descent_log import (default_sensors, dispersed_estimate, nav_config_for, od_covariance,
-                              record_descent, start_state)
-from sims.terrain import atlas_terrain
-from sims.vehicle import make_vehicle
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gnc.moon import moon_model  # noqa: E402
+from gnc.nav_config import nav_init  # noqa: E402
+from gnc.reference_filter import reference_replay  # noqa: E402
+from gnc.sensor_log import run_filter  # noqa: E402
+from sims.descent_log import (default_sensors, dispersed_estimate, nav_config_for,  # noqa: E402
+                              od_covariance, record_descent, start_state)
+from sims.terrain import atlas_terrain  # noqa: E402
+from sims.vehicle import make_vehicle  # noqa: E402
 
 LOG_S = 300.0
 TARGET_US = 2.0
