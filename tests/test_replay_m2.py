@@ -130,6 +130,21 @@ def test_fixed_slows_down_without_its_fix(runs):
     assert len(not_landed(fixed)) <= 2
 
 
+def test_the_fixed_misses_are_the_accelerometers_bias_instability():
+    """Why 2 of 20 fixed runs touch down too fast across: their horizontal velocity is already
+    0.9-1.4 m/s wrong when the terminal descent starts at 850 s, and no sensor on this lander
+    observes it again. The accelerometer's bias instability (50 µg, 300 s correlation) is most
+    of it: zeroed, seeds 11 and 15 touch down at 0.70 and 0.55 m/s across (1.61 and 1.58 with
+    it) and land; zeroing the scale factor instead leaves seed 15 at 1.58."""
+    base = load_scenario(NAME)
+    steady = dataclasses.replace(base, sensors={**base.sensors, "imu": {
+        **base.sensors["imu"], "accel_bias_instability_ug": 0.01}})
+    for seed in (11, 15):
+        summary = run(steady, fsw="fixed", seed=seed).summary
+        assert summary["outcome"] == "landed", seed
+        assert summary["touchdown_horizontal_speed_mps"] < 1.0, seed
+
+
 def test_the_comparison_marks_each_variants_first_range(runs, tmp_path):
     """The fixed software, slowed down without its fix, meets its first range later: the figure
     marks both times (seed 0: 743 and 974 s)."""
@@ -144,7 +159,8 @@ def test_the_comparison_marks_each_variants_first_range(runs, tmp_path):
 
 @pytest.mark.xfail(strict=True, reason="issue 6 open: 18 of 20 land; seeds 11 and 15 touch down "
                    "at 1.61 and 1.58 m/s across (limit 1.5): the horizontal velocity, unaided by "
-                   "any sensor for 1,200 s, drifts to 1.2-1.6 m/s on the worst seeds")
+                   "any sensor for 1,200 s, drifts to 1.2-1.6 m/s on the worst seeds, mostly by "
+                   "the accelerometer's bias instability (see the test above)")
 def test_fixed_lands_on_every_seed(runs):
     _, fixed = runs
     assert not_landed(fixed) == []
