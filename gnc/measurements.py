@@ -51,22 +51,22 @@ def _north_east(ux, uy, uz):
 @njit(cache=True, error_model='numpy')
 def _map_gradient_mf(terrain, px, py, pz):
     """Gradient of the clearance function (height above the map) at Moon-fixed ``p``: central
-    differences of the height over :data:`NORMAL_BASELINE_M` along the meridian and the
-    parallel, taken by rotating ``p``'s direction."""
+    differences of the height over :data:`NORMAL_BASELINE_M` north and east along great
+    circles, so the baseline is the same at every latitude, a pole included."""
     rho = np.sqrt(px * px + py * py + pz * pz)
     ux, uy, uz = px / rho, py / rho, pz / rho
-    nx, ny, nz, ex, ey, _ = _north_east(ux, uy, uz)
+    nx, ny, nz, ex, ey, ez = _north_east(ux, uy, uz)
     step = NORMAL_BASELINE_M / terrain.radius_m
     cs, ss = np.cos(step), np.sin(step)
-    dh_dlat = (height_unit_m(terrain, cs * ux + ss * nx, cs * uy + ss * ny, cs * uz + ss * nz)
-               - height_unit_m(terrain, cs * ux - ss * nx, cs * uy - ss * ny, cs * uz - ss * nz)
+    dh_north = (height_unit_m(terrain, cs * ux + ss * nx, cs * uy + ss * ny, cs * uz + ss * nz)
+                - height_unit_m(terrain, cs * ux - ss * nx, cs * uy - ss * ny, cs * uz - ss * nz)
+                ) / (2 * step)
+    dh_east = (height_unit_m(terrain, cs * ux + ss * ex, cs * uy + ss * ey, cs * uz + ss * ez)
+               - height_unit_m(terrain, cs * ux - ss * ex, cs * uy - ss * ey, cs * uz - ss * ez)
                ) / (2 * step)
-    dh_dlon = (height_unit_m(terrain, cs * ux - ss * uy, cs * uy + ss * ux, uz)    # about the pole
-               - height_unit_m(terrain, cs * ux + ss * uy, cs * uy - ss * ux, uz)) / (2 * step)
-    # ∇c = up − (∂h/∂lat · north + ∂h/∂lon / cos(lat) · east) / ρ
-    kn = dh_dlat / rho
-    ke = dh_dlon / (rho * max(nz, 1e-9))
-    return ux - kn * nx - ke * ex, uy - kn * ny - ke * ey, uz - kn * nz
+    # ∇c = up − (∂h/∂north · north + ∂h/∂east · east) / ρ, the derivatives per radian of arc
+    kn, ke = dh_north / rho, dh_east / rho
+    return ux - kn * nx - ke * ex, uy - kn * ny - ke * ey, uz - kn * nz - ke * ez
 
 
 @njit(cache=True, inline='always')
@@ -80,7 +80,7 @@ def _beam_inertial(x, pos_b, dir_b):
 
 
 @njit(cache=True, inline='always')
-def _to_moon_fixed(moon, t_s):
+def _moon_rotation_cos_sin(moon, t_s):
     """``(cos a, sin a)`` of the Moon's rotation angle at ``t_s``: ``(c·x + s·y, −s·x + c·y)``
     turns inertial ``x, y`` into Moon-fixed."""
     a = rotation_angle_rad(moon, t_s)
@@ -117,7 +117,7 @@ def predict_range(terrain, moon, t_s, x, omega_b, pos_b, dir_b, max_range_m, off
     """
     lx, ly, lz, dx, dy, dz = _beam_inertial(x, pos_b, dir_b)
     ox, oy, oz = x[POS] + lx, x[POS + 1] + ly, x[POS + 2] + lz
-    c, s = _to_moon_fixed(moon, t_s)
+    c, s = _moon_rotation_cos_sin(moon, t_s)
     omx, omy = c * ox + s * oy, -s * ox + c * oy
     dmx, dmy = c * dx + s * dy, -s * dx + c * dy
     ok, rho, cos_inc, gx, gy, gz, g_norm = _slant_range(terrain, omx, omy, oz, dmx, dmy, dz,
@@ -144,7 +144,7 @@ def footprint_mf(moon, t_s, x, pos_b, dir_b, range_m):
     """Moon-fixed ``(x, y, z)`` (m) of where a beam of ``range_m`` along body direction
     ``dir_b`` from lever arm ``pos_b`` meets the ground."""
     lx, ly, lz, dx, dy, dz = _beam_inertial(x, pos_b, dir_b)
-    c, s = _to_moon_fixed(moon, t_s)
+    c, s = _moon_rotation_cos_sin(moon, t_s)
     ox = x[POS] + lx + range_m * dx
     oy = x[POS + 1] + ly + range_m * dy
     oz = x[POS + 2] + lz + range_m * dz
@@ -200,12 +200,12 @@ def _local_frame(x):
 
 
 @njit(cache=True, error_model='numpy')
-def linearise_range(terrain, moon, t_s, x, P, pos_b, dir_b, max_range_m, centre_m, h):
+def linearise_range(terrain, moon, t_s, x, P, pos_b, dir_b, max_range_m, centre_range_m, h):
     """Statistical linearisation of a slant range over the position's uncertainty.
 
     The beam is cast from unscented points about the estimate (:data:`SIGMA_POINT_SPREAD`),
     as a grazing beam a few hundred metres over meets a crest or the floor beyond it,
-    kilometres from where the local slope predicts; ``centre_m`` is the map's range at the
+    kilometres from where the local slope predicts; ``centre_range_m`` is the map's range at the
     estimate (:func:`predict_range`'s before the terrain offset). Replaces the position part
     of ``h`` by the regression slope through the points and returns ``(mean_shift_m,
     residual_m2)``: their weighted mean range minus the range at the estimate, and the
@@ -220,7 +220,7 @@ def linearise_range(terrain, moon, t_s, x, P, pos_b, dir_b, max_range_m, centre_
     if spread_m2 <= NORMAL_BASELINE_M ** 2:
         return 0.0, 0.0                      # inside the baseline of the map's normal: h holds
     lx, ly, lz, dx, dy, dz = _beam_inertial(x, pos_b, dir_b)
-    c, s = _to_moon_fixed(moon, t_s)
+    c, s = _moon_rotation_cos_sin(moon, t_s)
     ox, oy, oz = x[POS] + lx, x[POS + 1] + ly, x[POS + 2] + lz
     omx, omy, dmx, dmy = c * ox + s * oy, -s * ox + c * oy, c * dx + s * dy, -s * dx + c * dy
     frame = _local_frame(x)
@@ -251,14 +251,14 @@ def linearise_range(terrain, moon, t_s, x, P, pos_b, dir_b, max_range_m, centre_
         u[i] = value / root[i, i]
     for i in range(3):
         h[E_POS + i] = frame[i, 0] * u[0] + frame[i, 1] * u[1] + frame[i, 2] * u[2]
-    mean = (1.0 - 6.0 * weight) * centre_m
+    mean = (1.0 - 6.0 * weight) * centre_range_m
     for i in range(6):
         mean += weight * ranges[i]
-    total = (1.0 - 6.0 * weight) * (centre_m - mean) ** 2
+    total = (1.0 - 6.0 * weight) * (centre_range_m - mean) ** 2
     for i in range(6):
         total += weight * (ranges[i] - mean) ** 2
     explained = half_difference[0] ** 2 + half_difference[1] ** 2 + half_difference[2] ** 2
-    return mean - centre_m, max(total - explained, 0.0)
+    return mean - centre_range_m, max(total - explained, 0.0)
 
 
 @njit(cache=True, inline='always')

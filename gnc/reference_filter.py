@@ -232,22 +232,27 @@ class ReferenceFilter:
             return None
         p = o_mf + rho * d_mf
         lat, lon = np.arctan2(p[2], np.hypot(p[0], p[1])), np.arctan2(p[1], p[0])
-        step = NORMAL_BASELINE_M / self.terrain.radius_m
-        dh_dlat = (height_m(self.terrain, lat + step, lon) - height_m(self.terrain, lat - step, lon)) / (2 * step)
-        dh_dlon = (height_m(self.terrain, lat, lon + step) - height_m(self.terrain, lat, lon - step)) / (2 * step)
         up = np.array([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
         north = np.array([-np.sin(lat) * np.cos(lon), -np.sin(lat) * np.sin(lon), np.cos(lat)])
         east = np.array([-np.sin(lon), np.cos(lon), 0.0])
+        step = NORMAL_BASELINE_M / self.terrain.radius_m
+
+        def height_along(axis, sign):          # the height a great-circle arc of ``step`` away
+            q = np.cos(step) * up + sign * np.sin(step) * axis
+            return height_m(self.terrain, np.arcsin(q[2]), np.arctan2(q[1], q[0]))
+
+        slope = [(height_along(axis, 1.0) - height_along(axis, -1.0)) / (2 * step)
+                 for axis in (north, east)]
         rho_p = np.linalg.norm(p)
-        grad = up - dh_dlat / rho_p * north - dh_dlon / (rho_p * max(np.cos(lat), 1e-9)) * east
+        grad = up - (slope[0] * north + slope[1] * east) / rho_p
         if grad @ d_mf < -1e-3:
             rho -= clearance_xyz(self.terrain, p[0], p[1], p[2]) / (grad @ d_mf)
         cos_inc = -(grad @ d_mf) / np.linalg.norm(grad)
         return None if cos_inc < MIN_INCIDENCE_COS else (rho, grad, cos_inc)
 
-    def _linearise_range(self, geometry, beam, centre_m, H):
+    def _linearise_range(self, geometry, beam, centre_range_m, H):
         """Numpy restatement of :func:`gnc.measurements.linearise_range`: the unscented
-        transform of the range over the position covariance, in matrix form; ``centre_m`` is
+        transform of the range over the position covariance, in matrix form; ``centre_range_m`` is
         the map's range at the estimate."""
         P = self.kf.P[0:3, 0:3]
         if SIGMA_POINT_SPREAD ** 2 * np.trace(P) <= NORMAL_BASELINE_M ** 2:
@@ -266,7 +271,7 @@ class ReferenceFilter:
         casts = [self._slant_range(origin + to_mf @ p, d_mf, max_range_m) for p in points[1:]]
         if any(cast is None for cast in casts):
             return 0.0, max_range_m ** 2
-        ranges = np.array([centre_m] + [cast[0] for cast in casts])
+        ranges = np.array([centre_range_m] + [cast[0] for cast in casts])
         n_plus_kappa = SIGMA_POINT_SPREAD ** 2
         weights = np.r_[1.0 - 3.0 / n_plus_kappa, np.full(6, 0.5 / n_plus_kappa)]
         mean = weights @ ranges

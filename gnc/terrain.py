@@ -29,7 +29,8 @@ the unit vector (Moon-fixed) to the crater's centre and ``crest_dir`` the unit v
 surface at the centre towards the azimuth where the crest stands highest. Profile in
 ``x = distance / rim_radius``: a floor (bowl of extra depth ``bowl_depth_m`` at the centre) out to
 ``floor_radius_frac``, a wall rising as ``u**wall_exponent`` to the crest, whose height varies
-with azimuth as ``crest + amplitude·cos(az − crest_azimuth)``, and ejecta falling off as
+with azimuth as ``crest + amplitude·cos(az − az_crest_dir)`` (``az_crest_dir`` the azimuth
+``crest_dir`` points to), and ejecta falling off as
 ``crest · x**-ejecta_exponent`` outside the rim. Build rows with :meth:`sims.terrain.Crater.row`."""
 (C_RIM, C_FLOOR_FRAC, C_FLOOR_H, C_BOWL, C_CREST_H, C_CREST_AMP, C_WALL_EXP, C_EJECTA_EXP,
  C_CENTRE, _, _, C_CREST_DIR, _, _) = range(len(CRATER_COLUMNS))
@@ -68,7 +69,8 @@ def crater_height_m(crater, radius_m, ux, uy, uz):
     surroundings.
 
     The distance from the centre ``c`` is the great circle's, ``2 asin(|u − c| / 2)``; with
-    ``t`` the crest direction, ``u·t = sin(angle) cos(az − crest_azimuth)``.
+    ``t`` the crest direction, ``u·t = sin(angle) cos(az − az_t)``, ``az_t`` the azimuth ``t``
+    points to.
     """
     ex = ux - crater[C_CENTRE]
     ey = uy - crater[C_CENTRE + 1]

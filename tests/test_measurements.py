@@ -11,14 +11,17 @@ from sims.terrain import Crater, crater_terrain, sphere_terrain
 
 MOON = moon_model()
 HILLY = crater_terrain([Crater(10.02, 20.0, 3000.0, -400.0, 200.0, crest_amplitude_m=50.0)])
+POLAR = crater_terrain([Crater(-89.93, 20.0, 3000.0, -400.0, 200.0, crest_amplitude_m=50.0)])
+"""A crater 2 km from the south pole; the site below lies 1.7 km from the pole."""
 BEAM = np.array([0.2, -0.1, -1.0]) / np.linalg.norm([0.2, -0.1, -1.0])
 LEVER = (0.3, 0.1, -0.6)
 OMEGA = (0.01, -0.02, 0.005)
 
 
-def _nominal(height_m=3000.0, t_s=100.0):
+def _nominal(height_m=3000.0, t_s=100.0, lat_deg=10.0, lon_deg=20.0):
     x = np.zeros(16)
-    x[0:3] = mf_to_inertial(MOON, t_s, llh_to_mf(MOON, np.radians(10.0), np.radians(20.0), height_m))
+    x[0:3] = mf_to_inertial(MOON, t_s, llh_to_mf(MOON, np.radians(lat_deg), np.radians(lon_deg),
+                                                 height_m))
     x[3:6] = [30.0, -80.0, 20.0]
     x[6:10] = multiply(from_rotvec(np.array([0.1, -0.3, 0.2])),
                        from_rotvec(np.radians(20.0) * np.array([0.0, 1.0, 0.0])))
@@ -65,14 +68,19 @@ def test_range_on_a_sphere_is_the_closed_form():
     assert rho_off == pytest.approx(expected - 100.0 / cos_inc, abs=1e-3)
 
 
-def test_range_jacobian_matches_finite_differences_on_sloped_ground():
-    x = _nominal()
+@pytest.mark.parametrize("terrain, lat_deg", [(HILLY, 10.0), (POLAR, -89.95)])
+def test_range_jacobian_matches_finite_differences_on_sloped_ground(terrain, lat_deg):
+    """Also 1.7 km from a pole, where a step in longitude spans almost no ground: the map's
+    normal is differenced along great circles, over 30 m at every latitude."""
+    x = _nominal(lat_deg=lat_deg)
     h = np.empty(15)
 
     def f(xx):
-        return predict_range(HILLY, MOON, 100.0, xx, OMEGA, LEVER, BEAM, 20_000.0, 0.0, np.empty(15))[1]
+        return predict_range(terrain, MOON, 100.0, xx, OMEGA, LEVER, BEAM, 20_000.0, 0.0,
+                             np.empty(15))[1]
 
-    ok, rho, rate, cos_inc, _ = predict_range(HILLY, MOON, 100.0, x, OMEGA, LEVER, BEAM, 20_000.0, 0.0, h)
+    ok, rho, rate, cos_inc, _ = predict_range(terrain, MOON, 100.0, x, OMEGA, LEVER, BEAM,
+                                              20_000.0, 0.0, h)
     assert ok and cos_inc < 0.99                       # the beam meets a slope
     numeric = _numeric_jacobian(f, x, STEPS)
     np.testing.assert_allclose(h, numeric, rtol=2e-3, atol=2e-4)
@@ -83,7 +91,8 @@ def test_range_jacobian_matches_finite_differences_on_sloped_ground():
     x2[0:3] += dt * (x[3:6])
     from gnc.moon import ROTATION_RATE_RAD_S
     assert om == ROTATION_RATE_RAD_S
-    rho2 = predict_range(HILLY, MOON, 100.0 + dt, x2, OMEGA, LEVER, BEAM, 20_000.0, 0.0, np.empty(15))[1]
+    rho2 = predict_range(terrain, MOON, 100.0 + dt, x2, OMEGA, LEVER, BEAM, 20_000.0, 0.0,
+                         np.empty(15))[1]
     assert rate == pytest.approx((rho2 - rho) / dt, rel=2e-2, abs=0.05)
 
 

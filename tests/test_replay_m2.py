@@ -40,7 +40,9 @@ def test_legacy_crashes(runs):
 def test_legacy_figures_in_their_published_bands(runs):
     """Guards the measured rates (of 20). The first valid range comes at 840-894 m and the speed
     loss to 192 m is 2.6-2.7 m/s² on every seed; the speed at the first range is 68-93 m/s
-    (published 66; 10 of 20 in 55-75) and at 192 m 29-72 m/s (published 42; 11 of 20 in 35-50).
+    (published 66; 10 of 20 in 55-75) and at 192 m 31-72 m/s (published 42; 10 of 20 in 35-50:
+    seed 13 sits on the band's top, 50.04 m/s, 49.99 before the map normal's east baseline
+    became 30 m at every latitude).
     The flight's 800 m altitude error is pinned (``initial_error = "altitude_only"``); the
     gravity gradient grows it alike on every seed (to 1,164 m at 700 s, tested below), and the
     accelerometer's bias instability moves it by a seed-dependent -230 to +490 m; and
@@ -50,7 +52,7 @@ def test_legacy_figures_in_their_published_bands(runs):
     assert counts["true altitude at the first valid range"] == 20
     assert counts["mean deceleration from first range to 192 m"] == 20
     assert counts["speed at the first valid range"] >= 10
-    assert counts["speed at 192 m"] >= 11
+    assert counts["speed at 192 m"] >= 10
 
 
 def test_the_altitude_error_at_first_range_explains_the_over_speed(runs, planned):

@@ -153,7 +153,8 @@ def _numeric_max_slope(terrain, lat0, lon0, half_width_rad, n=120):
 def _crater_profile_by_spherical_trigonometry(crater, lat, lon):
     """Oracle for one crater's height: haversine distance and initial bearing from its centre."""
     lat0, lon0 = np.radians(crater.lat_deg), np.radians(crater.lon_deg)
-    a = np.sin(0.5 * (lat - lat0)) ** 2 + np.cos(lat0) * np.cos(lat) * np.sin(0.5 * (lon - lon0)) ** 2
+    a = (np.sin(0.5 * (lat - lat0)) ** 2
+         + np.cos(lat0) * np.cos(lat) * np.sin(0.5 * (lon - lon0)) ** 2)
     x = RADIUS_M * 2.0 * np.arcsin(np.sqrt(a)) / crater.rim_radius_m
     az = np.arctan2(np.sin(lon - lon0) * np.cos(lat),
                     np.cos(lat0) * np.sin(lat) - np.sin(lat0) * np.cos(lat) * np.cos(lon - lon0))
