@@ -210,10 +210,10 @@ def linearise_range(terrain, moon, t_s, x, P, pos_b, dir_b, max_range_m, centre_
     of ``h`` by the regression slope through the points and returns ``(mean_shift_m,
     residual_m2)``: their weighted mean range minus the range at the estimate, and the
     variance the slope leaves unexplained, which belongs in the measurement noise.
-    ``(0, max_range_m²)`` when a point's
-    beam misses the map: no linear model holds there. ``(0, 0)``, ``h`` untouched, when 3σ of
-    the position lies within :data:`NORMAL_BASELINE_M`: the map's normal behind ``h`` was
-    measured over that distance already.
+    ``(0, max_range_m²)`` when a point's beam misses the map: no linear model holds there.
+    ``(0, 0)``, ``h`` untouched, when 3σ of the position lies within
+    :data:`NORMAL_BASELINE_M`: the map's normal behind ``h`` was measured over that distance
+    already.
     """
     block = np.ascontiguousarray(P[E_POS:E_POS + 3, E_POS:E_POS + 3])
     spread_m2 = SIGMA_POINT_SPREAD ** 2 * (block[0, 0] + block[1, 1] + block[2, 2])
@@ -230,14 +230,14 @@ def linearise_range(terrain, moon, t_s, x, P, pos_b, dir_b, max_range_m, centre_
     ranges = np.empty(6)
     half_difference = np.empty(3)
     for k in range(3):
-        ex = SIGMA_POINT_SPREAD * offsets[0, k]
-        ey = SIGMA_POINT_SPREAD * offsets[1, k]
-        ez = SIGMA_POINT_SPREAD * offsets[2, k]
-        emx, emy = c * ex + s * ey, -s * ex + c * ey
+        sx = SIGMA_POINT_SPREAD * offsets[0, k]      # the point's offset, inertial
+        sy = SIGMA_POINT_SPREAD * offsets[1, k]
+        sz = SIGMA_POINT_SPREAD * offsets[2, k]
+        smx, smy = c * sx + s * sy, -s * sx + c * sy
         for j in range(2):
             sign = 2.0 * j - 1.0
             ok, ranges[2 * k + j], _, _, _, _, _ = _slant_range(
-                terrain, omx + sign * emx, omy + sign * emy, oz + sign * ez, dmx, dmy, dz,
+                terrain, omx + sign * smx, omy + sign * smy, oz + sign * sz, dmx, dmy, dz,
                 max_range_m)
             if not ok:
                 return 0.0, max_range_m * max_range_m

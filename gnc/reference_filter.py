@@ -215,11 +215,9 @@ class ReferenceFilter:
         self.kf.P = A @ P @ A.T + K @ R @ K.T
         return (K @ y).ravel()
 
-    def _patch_share(self, channel, beam, geometry, range_m, radius_m):
-        """Numpy restatement of :func:`gnc.navigation._patch_share`."""
-        C = self.rot.as_matrix()
-        point = self.r + C @ np.asarray(geometry.pos_b_m) + range_m * (C @ geometry.beams_b[beam])
-        point_mf = _rz(rotation_angle_rad(self.cfg.moon, self.t)).T @ point
+    def _patch_share(self, channel, beam, point_mf, radius_m):
+        """Numpy restatement of :func:`gnc.navigation._patch_share` for the Moon-fixed footprint
+        ``point_mf``."""
         moved = np.linalg.norm(point_mf - self.footprints.get((channel, beam), np.zeros(3)))
         self.footprints[(channel, beam)] = point_mf
         return min(max(radius_m / max(moved, 1e-9), 1.0), PATCH_SHARE_MAX)
@@ -325,11 +323,11 @@ class ReferenceFilter:
             sigma_h = self._horizontal_sigma_m()
             roughness = 0.0
             if self.cfg.map_roughness:
-                footprint = footprint_mf(self.cfg.moon, self.t, self.x, geometry.pos_b_m,
-                                         geometry.beams_b[k], rho)
-                roughness = map_roughness_m2(self.terrain, *footprint,
-                                             np.sqrt(2.0) * sigma_h) / cos_inc ** 2
-                roughness *= self._patch_share(channel, k, geometry, rho, np.sqrt(2.0) * sigma_h)
+                footprint = np.array(footprint_mf(self.cfg.moon, self.t, self.x, geometry.pos_b_m,
+                                                  geometry.beams_b[k], rho))
+                radius_m = np.sqrt(2.0) * sigma_h
+                roughness = (map_roughness_m2(self.terrain, *footprint, radius_m) / cos_inc ** 2
+                             * self._patch_share(channel, k, footprint, radius_m))
             up = self.r / np.linalg.norm(self.r)
             across = H[0, 0:3] - (H[0, 0:3] @ up) * up
             vertical = (sigma_h > self.cfg.slope_sigma_max_m
