@@ -151,8 +151,21 @@ def test_no_healthy_range_sample_is_rejected_for_more_than_10_s_on_the_mare(nomi
     roughness within the horizontal uncertainty (an innovation σ of 0.2-1 m against the
     ±8-18 m a 180 m horizontal error makes on the small craters), and 5.6 s (seed 11) before
     the roughness was counted once per patch and full updates linearised over the
-    uncertainty."""
+    uncertainty. Met on these 50 seeds, not on all: see the next test."""
     assert max(longest for _, longest in nominal_50) <= 10.0
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 6 open: a false terrain lock over the mare. Seeds 50-399: 345 land within 19 m, 5 "
+    "land 59-183 m off (268, 301, 365, 388, 179), and seed 179 rejects healthy ranges for "
+    "13.4 s. On seed 179 the horizontal sigmas fall from 33 and 100 m to 5 and 12 m between 700 "
+    "and 710 s while the error grows from 69 to 237 m (position NEES 1 -> 570). The 50 seeds "
+    "above miss this mode by chance: with the ray cast's bisection tolerance 4 cm instead of 5, "
+    "seed 46 lands 155 m off after 17.0 s of rejections"))
+def test_the_mare_landing_keeps_its_horizontal_estimate_on_a_seed_beyond_the_50():
+    result = run(NOMINAL, seed=179)
+    assert _longest_healthy_rejection_s(result.events) <= 10.0
+    assert result.summary["landing_error_m"] <= 20.0
 
 
 @pytest.mark.slow
