@@ -337,6 +337,8 @@ class ReferenceFilter:
                 shift, nonlinear = self._linearise_range(geometry, k, rho + self.offset / cos_inc,
                                                          H)
                 rho += shift
+                across = H[0, 0:3] - (H[0, 0:3] @ up) * up
+                vertical = nonlinear > across @ self.kf.P[0:3, 0:3] @ across
             variance = sigma ** 2 + roughness + nonlinear
             self._update(channel, k, H, np.array([[variance]]), np.array([ranges_m[k] - rho]),
                          ranges_m[k], rho, variance, rate, geometry.min_range_m,
