@@ -146,9 +146,12 @@ def _value_fault(kind, value, magnitude, elapsed_s, rng):
     return value
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def apply_faults(schedule, state, sensor, t_s, values, valid, truth, rate_scale, rng):
     """Apply every fault on ``sensor`` to one sample in place.
+
+    Inlined into its callers to look for a fault on ``sensor`` first: a sensor a run does not
+    fault (every sensor, in most runs) skips the call, whose arguments alone cost about 0.13 µs.
 
     Parameters
     ----------
@@ -161,6 +164,15 @@ def apply_faults(schedule, state, sensor, t_s, values, valid, truth, rate_scale,
     rng : numpy.random.Generator
         The fault generator, separate from the sensors' so a fault does not shift their noise.
     """
+    for f in range(schedule.shape[0]):
+        if int(schedule[f, F_SENSOR]) == sensor:
+            _apply_faults(schedule, state, sensor, t_s, values, valid, truth, rate_scale, rng)
+            return
+
+
+@njit(cache=True)
+def _apply_faults(schedule, state, sensor, t_s, values, valid, truth, rate_scale, rng):
+    """:func:`apply_faults` on a sensor with a fault in ``schedule``."""
     held, spike_next_s, ring, ring_count = state
     n_ch = values.size
     for f in range(schedule.shape[0]):
