@@ -155,7 +155,7 @@ def fsw_init(cfg, nav_state, frame, n_legs):
     return FswState(nav_state, v, events, frame, np.zeros(n_legs))
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def fsw_navigate(cfg, st, terrain_map):
     """The navigation filter over this step's samples (with gyro-saturation handling if the
     variant has it)."""

@@ -31,7 +31,7 @@ class SensorLog(NamedTuple):
     star_tracker_valid: np.ndarray        # (n,) bool
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def nav_step(cfg, nav, terrain, log, k):
     """Feed row ``k`` of ``log`` to the filter: propagate, then the samples due at its end."""
     nav_propagate(cfg, nav, log.imu[k, 0:3], log.imu[k, 3:6])
