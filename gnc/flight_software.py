@@ -351,7 +351,7 @@ def _guide(cfg, st, terrain_map, t_s, dt_s):
     v[V_ACCEL_I], v[V_ACCEL_I + 1], v[V_ACCEL_I + 2] = a
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def fsw_command(cfg, st, terrain_map):
     """Mode logic, guidance (every ``guidance_every`` steps), touchdown detection, attitude
     control, engine commands and propellant booking for this step."""

@@ -15,9 +15,10 @@ same compiled step can be driven from Python (the benchmark's baseline). The fli
 only its sensor frame; ``world.perfect_navigation`` (a test switch of the harness) overwrites its
 estimate with the truth after each filter step.
 
-The helpers called every step with the world and its state are inlined (``inline='always'``):
-a compiled call increments and decrements the reference count of every array those carry, about
-0.5 µs a call.
+The helpers called every step with the world and its state, and :func:`loop_step` itself into
+:func:`fly`, are inlined (``inline='always'``): a compiled call increments and decrements the
+reference count of every array those carry, about 0.5 µs a call. Inlined code takes its
+caller's error model, so :func:`fly` has :func:`loop_step`'s (numpy).
 """
 from typing import NamedTuple
 
@@ -297,7 +298,7 @@ def _touchdown(world, ws, fs, t_s):
         st[W_REASON] = TILT
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def loop_step(world, ws, fcfg, fs, terrain_map, tel):
     """Advance the closed loop by one base step; returns the outcome code (``RUNNING`` = go on)."""
     st, x, u, vec = ws.status, ws.x, ws.u, ws.imu_vectors
@@ -357,7 +358,7 @@ def loop_step(world, ws, fcfg, fs, terrain_map, tel):
     return int(st[W_OUTCOME])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, error_model='numpy', nogil=True)
 def fly(world, ws, fcfg, fs, terrain_map, tel):
     """Run :func:`loop_step` until the outcome is decided; returns it. Releases the GIL: runs
     in separate threads fly in parallel (each with its own state and generators)."""
