@@ -17,7 +17,7 @@ would share it, with their cross-covariance dropped: the 15-state filter takes i
 ``R + σ_o²/cos²ι``, the offset with gain ``−σ_o²/(cos ι · S)``. When a check answers
 :data:`~gnc.plausibility.REANCHOR`, the offset alone takes the whole innovation and its variance
 is reset to the measurement's, the way EKF2 resets its terrain estimate to the range finder. With
-``terrain_walk = 0`` and no re-anchoring, the map is trusted as exact.
+``terrain_walk = 0`` and no re-anchoring, the map is trusted as exact (see below).
 
 A map whose error is modelled (``terrain_walk > 0``) is not trusted for its shape either: a
 range that disagrees with it may be the map's error where the filter would see a horizontal
@@ -61,6 +61,18 @@ of their ranges' variance unexplained than it explains, the range corrects the v
 channel alone. Without that, ranges up to 10 km long grazing the mare's small craters locked
 5 of 350 landings onto the wrong ground (seed 179: the horizontal σ from 31 and 86 m to 5 and
 12 m in 2 s while the error grew from 131 to 238 m, one range taken at an innovation of 29 m).
+
+With ``unscented_ranges``, a map trusted as exact is not re-anchored either: there a range's
+:data:`~gnc.plausibility.REANCHOR` (a disagreement that stayed consistent through a window of
+rejections) means the filter's position is off by more than its σ, below it or across the
+ground (locked onto the wrong patch). Its covariance is opened to what would explain the
+innovation (:func:`_open_position`: vertically by the innovation's height, horizontally by the
+distance over which the map's slope makes it) and the range is taken in the vertical channel
+alone, as the local slope of ground the lander may not be over would move the estimate
+blindly; the next ranges, linearised over the opened uncertainty, find the ground again. A
+start 3 σ off across the track (``nominal`` seed 249), locked 96-110 m off by the
+velocimeter's repeated samples of one patch, had re-anchored the perfect map by -10 m and
+landed 38 m off.
 
 A :data:`~gnc.plausibility.REANCHOR` on a channel without a terrain offset (a line-of-sight
 velocity that stayed consistent through a window of rejections) means the estimate, not the
@@ -275,12 +287,24 @@ def _scalar_update(cfg, nav, channel, beam, h, measured, predicted, noise_varian
     _log(nav, channel, beam, decision, ctx, cfg.check_params[channel, 0])
     if not accepted(decision):
         return decision
-    if decision == REANCHOR and h_offset != 0.0:
+    if (decision == REANCHOR and h_offset != 0.0 and cfg.unscented_ranges
+            and cfg.terrain_walk_m_rt_m == 0.0):
+        # a map trusted as exact has no error to take it: the position is off
+        slope = _horizontal_slope(nav.x, h)
+        if not vertical_channel:
+            R[0, 0] += drop_slope(nav.x, nav.P, h)
+            for j in range(3):
+                H[0, E_POS + j] = h[E_POS + j]
+            vertical_channel = True
+        _open_position(nav.x, nav.P, y[0], cos_incidence, slope)
+        S = innovation_covariance(nav.P, H, R, 1, work)
+        normalized_innovation_squared(S, y, 1, S_inv)
+    elif decision == REANCHOR and h_offset != 0.0:
         # the map's error explains the whole innovation: ρ changes by h_offset · Δo
         nav.status[ST_OFFSET] += y[0] / h_offset
         nav.status[ST_OFFSET_VAR] = noise_variance / (h_offset * h_offset)
         return decision
-    if decision == REANCHOR:
+    elif decision == REANCHOR:
         # no terrain offset to take it: the velocity estimate is what the consistent rejections
         # contradict; open its covariance along the beam so the update takes the measurement
         _inflate_velocity(nav.P, h, y[0] * y[0])
@@ -369,6 +393,38 @@ def _vertical_gain(x, K, with_velocity):
         K[E_POS + a, 0] = s_pos * x[POS + a] / r2
         if with_velocity:
             K[E_VEL + a, 0] = s_vel * x[POS + a] / r2
+
+
+MIN_OPENING_SLOPE = 0.05
+"""Least map slope (range per metre across the ground) :func:`_open_position` sizes the
+horizontal opening with: it opens the horizontal σ to at most 20 times the innovation, where
+the slope is flatter or was already left out of the update (the vertical channel)."""
+
+
+@njit(cache=True)
+def _horizontal_slope(x, h):
+    """``|hₕ|``: the horizontal part of a range's position sensitivity ``h`` (its map slope)."""
+    s = _vertical_share(x, h)
+    slope2 = 0.0
+    for a in range(3):
+        slope2 += (h[E_POS + a] - s * x[POS + a]) ** 2
+    return np.sqrt(slope2)
+
+
+@njit(cache=True)
+def _open_position(x, P, innovation_m, cos_incidence, slope):
+    """Open the position covariance to what would explain a range's ``innovation_m``: by
+    ``(innovation · cos ι)²`` along the local vertical, and by ``(innovation / slope)²`` in
+    the horizontal plane, the distance over which the map's slope makes it (``slope`` at
+    least :data:`MIN_OPENING_SLOPE`)."""
+    vertical = (innovation_m * cos_incidence) ** 2
+    horizontal = (innovation_m / max(slope, MIN_OPENING_SLOPE)) ** 2
+    r2 = x[POS] ** 2 + x[POS + 1] ** 2 + x[POS + 2] ** 2
+    for a in range(3):
+        for b in range(3):
+            along = x[POS + a] * x[POS + b] / r2
+            across = (1.0 if a == b else 0.0) - along
+            P[E_POS + a, E_POS + b] += vertical * along + horizontal * across
 
 
 @njit(cache=True)

@@ -16,8 +16,9 @@ A check is a compiled function with the signature :data:`CHECK_SIGNATURE`::
   this sensor beam, which it updates in place.
 - returns a decision code: :data:`ACCEPT`, :data:`REANCHOR` (accept, after re-anchoring the
   terrain estimate so the measurement is explained as terrain; on a channel without a terrain
-  offset the filter first opens its velocity covariance along the measurement, see
-  :mod:`gnc.navigation`) or one of the ``REJECT_*`` codes, which say why.
+  offset the filter first opens its velocity covariance along the measurement, and over a map
+  the fixed software trusts as exact its position covariance, see :mod:`gnc.navigation`) or
+  one of the ``REJECT_*`` codes, which say why.
   :func:`accepted` tells the two groups apart; any other value stops the run with an error.
 
 Write a new check with ``@njit(CHECK_SIGNATURE, cache=True)`` and fly it by passing it in the

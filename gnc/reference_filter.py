@@ -15,8 +15,8 @@ from gnc.eskf import ERROR_SIZE
 from gnc.measurements import (MIN_INCIDENCE_COS, NORMAL_BASELINE_M, SIGMA_POINT_SPREAD,
                               footprint_mf, map_roughness_m2)
 from gnc.moon import gravity_i, rotation_angle_rad
-from gnc.navigation import (CHANNELS, MAX_BEAMS, PATCH_SHARE_MAX, RANGEFINDER, STAR_TRACKER,
-                            VELOCIMETER_RANGE, VELOCIMETER_VELOCITY)
+from gnc.navigation import (CHANNELS, MAX_BEAMS, MIN_OPENING_SLOPE, PATCH_SHARE_MAX, RANGEFINDER,
+                            STAR_TRACKER, VELOCIMETER_RANGE, VELOCIMETER_VELOCITY)
 from gnc.plausibility import (CONTEXT_SIZE, CTX_COS_INCIDENCE, CTX_DOF, CTX_INNOVATION,
                               CTX_MAX_VALID, CTX_MEASURED, CTX_MIN_VALID, CTX_NIS,
                               CTX_NOISE_VARIANCE, CTX_PREDICTED,
@@ -165,11 +165,26 @@ class ReferenceFilter:
         self.decisions.append((self.t, channel, beam, decision))
         if not accepted(decision):
             return decision
-        if decision == REANCHOR and h_offset != 0.0:
+        if (decision == REANCHOR and h_offset != 0.0 and self.cfg.unscented_ranges
+                and self.cfg.terrain_walk_m_rt_m == 0.0):
+            # an exact map: the position is off; open it, take the range in the vertical channel
+            up = self.r / np.linalg.norm(self.r)
+            across = H[0, 0:3] - (H[0, 0:3] @ up) * up
+            if slope_across is None:
+                H = H.copy()
+                H[0, 0:3] -= across
+                R = R + across @ P[0:3, 0:3] @ across
+                slope_across = across
+            vertical = (y[0] / h_offset) ** 2
+            horizontal = y[0] ** 2 / max(across @ across, MIN_OPENING_SLOPE ** 2)
+            opening = vertical * np.outer(up, up) + horizontal * (np.eye(3) - np.outer(up, up))
+            self.kf.P = P + np.pad(opening, ((0, 12), (0, 12)))
+            S = H @ self.kf.P @ H.T + R
+        elif decision == REANCHOR and h_offset != 0.0:
             self.offset += y[0] / h_offset
             self.offset_var = noise_variance / h_offset ** 2
             return decision
-        if decision == REANCHOR:
+        elif decision == REANCHOR:
             # a consistent velocity the estimate contradicts: open P_vv along the beam first
             d = H[0, 3:6]
             self.kf.P = P + y[0] ** 2 * np.pad(np.outer(d, d), ((3, 9), (3, 9)))

@@ -8,11 +8,12 @@ from scipy.stats import chi2
 from gnc.measurements import linearise_range, predict_range
 from gnc.moon import moon_model
 from gnc.nav_config import check_sensor_configuration, initial_covariance, nav_init
-from gnc.navigation import (CHANNELS, RANGEFINDER, ST_OFFSET, ST_OFFSET_VAR, ST_OMEGA, ST_T,
-                            STAR_TRACKER, NavState, drop_slope, events_table, flush_covariance,
-                            horizontal_sigma_m, nav_propagate, nav_update_range,
-                            slope_variance_m2)
-from gnc.plausibility import CHECK_SIGNATURE, DECISIONS, REJECT_GATE, Check, no_params
+from gnc.navigation import (CHANNELS, MIN_OPENING_SLOPE, RANGEFINDER, ST_OFFSET, ST_OFFSET_VAR,
+                            ST_OMEGA, ST_T, STAR_TRACKER, NavState, drop_slope, events_table,
+                            flush_covariance, horizontal_sigma_m, nav_propagate,
+                            nav_update_range, slope_variance_m2)
+from gnc.plausibility import (ACCEPT, CHECK_SIGNATURE, CTX_T_S, DECISIONS, PARAMS_SIZE, REANCHOR,
+                              REJECT_GATE, Check, no_params)
 from gnc.quaternion import conjugate, multiply, to_rotvec
 from gnc.reference_filter import reference_replay
 from gnc.sensor_log import SensorLog, nav_step, replay
@@ -398,3 +399,99 @@ def test_a_range_its_unscented_points_cannot_fit_corrects_the_vertical_channel()
             assert np.max(np.abs(d[6:])) <= 1e-15        # attitude and biases, to rounding
         else:
             assert dp_h > 1.0              # the local slope steers the horizontal position (68 m)
+
+
+@njit(CHECK_SIGNATURE)
+def _reanchor_from(ctx, params, state):
+    return REANCHOR if ctx[CTX_T_S] >= params[0] else ACCEPT
+
+
+REANCHOR_FROM = Check(_reanchor_from, lambda t_s: np.r_[t_s, np.zeros(PARAMS_SIZE - 1)],
+                      "accepts every sample before t_s, re-anchors every one after")
+
+
+@pytest.mark.parametrize("ground", ["smooth", "cratered"])
+def test_a_consistent_disagreement_with_an_exact_map_opens_the_position(ground):
+    """A check that answers REANCHOR (a disagreement consistent through its window) to one
+    range, with unscented ranges and the map trusted as exact: the terrain offset stays, the
+    position covariance is opened and the range taken in the vertical channel alone. Analytic:
+    the horizontal block of P grows by exactly ``(y / slope)²`` (a vertical-channel gain leaves
+    it as it was), ``slope`` the horizontal part of the range's sensitivity at least
+    :data:`MIN_OPENING_SLOPE`: the floor over the smooth sphere at the first range, the slope
+    over craters at the first range steeper than it. The horizontal position and velocity,
+    the attitude and the biases stay to rounding; the vertical position moves towards the
+    measurement. The filterpy reference alike. Without unscented ranges (the legacy variants)
+    the offset takes the innovation, ``y · (−cos ι)``, as before."""
+    terrain = MARE if ground == "smooth" else mare_terrain(47.0, 44.9, craters=40, radius_km=5.0)
+    sensors = Sensors(make_imu(), make_rangefinder(), None, make_star_tracker())
+    rec = record_descent(terrain, _start(), 30.0, seed=3, sensors=sensors)
+    log, P0 = rec.log, od_covariance(sensors.imu)
+    flying = nav_config_for(sensors, checks={"rangefinder": (REANCHOR_FROM, {"t_s": np.inf})},
+                            unscented_ranges=True)
+    r, v, q, ba, bg = dispersed_estimate(rec.truth0, P0, np.random.default_rng(3))
+    nav = nav_init(flying, 0.0, r, v, q, P0, ba, bg)
+    for k in range(log.t_s.size):
+        if log.rangefinder_due[k] and log.rangefinder_valid[k, 0]:
+            before = _copied(nav)                   # what nav_update_range will see at row k
+            nav_propagate(flying, before, log.imu[k, 0:3], log.imu[k, 3:6])
+            flush_covariance(flying, before)
+            slope, cos_inc = _update_slope(flying, before, terrain)
+            if ground == "smooth" or slope > MIN_OPENING_SLOPE:
+                break
+        nav_step(flying, nav, terrain, log, k)
+    else:
+        pytest.fail("no range over ground steeper than MIN_OPENING_SLOPE")
+    at_k = {"rangefinder": (REANCHOR_FROM, {"t_s": before.status[ST_T]})}
+    exact = nav_config_for(sensors, checks=at_k, unscented_ranges=True)
+    up = before.x[0:3] / np.linalg.norm(before.x[0:3])
+    across = np.eye(3) - np.outer(up, up)
+    for cfg in (exact, exact._replace(unscented_ranges=False)):
+        after = _copied(before)
+        nav_update_range(cfg, after, terrain, RANGEFINDER, log.rangefinder_m[k],
+                         log.rangefinder_valid[k])
+        ev = events_table(after)
+        assert ev["decision"][-1] == "reanchor"
+        innovation_m = ev["innovation"][-1]
+        assert abs(innovation_m) > 1.0
+        opened = after.P - before.P
+        if cfg.unscented_ranges:
+            assert after.status[ST_OFFSET] == before.status[ST_OFFSET]
+            expected = (innovation_m / max(slope, MIN_OPENING_SLOPE)) ** 2 * across
+            # to rounding of the sum (P's position block is at most 1e4 times the opening)
+            np.testing.assert_allclose(across @ opened[0:3, 0:3] @ across, expected, rtol=0.0,
+                                       atol=1e-12 * np.abs(after.P[0:3, 0:3]).max())
+            dp_up, dp_h, dv_up, dv_h = _radial_split(before.x, after.x - before.x)
+            assert np.sign(dp_up) == np.sign(innovation_m) and abs(dp_up) > 0.1
+            assert dp_h <= 1e-6 * abs(dp_up) and dv_h <= 1e-6 * abs(dv_up)
+            assert np.max(np.abs(after.x[6:] - before.x[6:])) <= 1e-15
+            # the filterpy reference alike, over every range up to this one (without the row's
+            # star-tracker sample, which nav_update_range has not taken either)
+            head = SensorLog(*(column[:k + 1].copy() for column in log))
+            head.star_tracker_due[k] = False
+            _, p_ref, _ = reference_replay(exact, nav_init(exact, 0.0, r, v, q, P0, ba, bg).x,
+                                           P0, 0.0, terrain, head)
+            np.testing.assert_allclose(p_ref[-1], np.diag(after.P), rtol=1e-6)
+        else:
+            assert after.status[ST_OFFSET] - before.status[ST_OFFSET] == pytest.approx(
+                -innovation_m * cos_inc, rel=1e-12)
+            np.testing.assert_array_equal(after.x, before.x)
+            assert np.all(opened == 0.0)
+
+
+def _update_slope(cfg, nav, terrain):
+    """``(slope, cos ι)`` of the rangefinder's next range from ``nav`` as
+    :func:`gnc.navigation.nav_update_range` sees it: the horizontal part of its sensitivity
+    through the unscented points (0 where they send it to the vertical channel)."""
+    beam, h = cfg.rangefinder, np.empty(15)
+    t_s, offset_m = nav.status[ST_T], nav.status[ST_OFFSET]
+    ok, predicted, _, cos_inc, _ = predict_range(
+        terrain, cfg.moon, t_s, nav.x, tuple(nav.status[ST_OMEGA:ST_OMEGA + 3]), beam.pos_b_m,
+        beam.beams_b[0], 1.5 * beam.max_range_m, offset_m, h)
+    assert ok
+    _, nonlinear = linearise_range(terrain, cfg.moon, t_s, nav.x, nav.P, beam.pos_b_m,
+                                   beam.beams_b[0], 1.5 * beam.max_range_m,
+                                   predicted + offset_m / cos_inc, h)
+    if nonlinear > slope_variance_m2(nav.x, nav.P, h):
+        return 0.0, cos_inc
+    up = nav.x[0:3] / np.linalg.norm(nav.x[0:3])
+    return np.linalg.norm(h[0:3] - (h[0:3] @ up) * up), cos_inc
