@@ -332,10 +332,11 @@ def test_a_wide_horizontal_uncertainty_over_pocked_ground_corrects_the_vertical_
             assert dp_h > 1.0                            # the slope steers the horizontal position
 
 
-def _unscented_split(cfg, nav, terrain):
-    """``(nonlinear, slope_variance)`` of the rangefinder's next range from ``nav``, as
-    :func:`gnc.navigation.nav_update_range` weighs them: the variance of the unscented points'
-    ranges that their regression slope leaves unexplained, and the variance that slope explains."""
+def _linearised_range(cfg, nav, terrain):
+    """``(h, nonlinear, cos ι)`` of the rangefinder's next range from ``nav``, as
+    :func:`gnc.navigation.nav_update_range` linearises it through the unscented points: its
+    sensitivity (their regression slope), the variance of their ranges that slope leaves
+    unexplained, and the beam's incidence."""
     beam = cfg.rangefinder
     h = np.empty(15)
     t_s, offset_m = nav.status[ST_T], nav.status[ST_OFFSET]
@@ -346,11 +347,34 @@ def _unscented_split(cfg, nav, terrain):
     _, nonlinear = linearise_range(terrain, cfg.moon, t_s, nav.x, nav.P, beam.pos_b_m,
                                    beam.beams_b[0], 1.5 * beam.max_range_m,
                                    predicted + offset_m / cos_inc, h)
+    return h, nonlinear, cos_inc
+
+
+def _unscented_split(cfg, nav, terrain):
+    """``(nonlinear, slope_variance)`` of the rangefinder's next range from ``nav``, as
+    :func:`gnc.navigation.nav_update_range` weighs them: the variance of the unscented points'
+    ranges that their regression slope leaves unexplained, and the variance that slope explains."""
+    h, nonlinear, _ = _linearised_range(cfg, nav, terrain)
     return nonlinear, slope_variance_m2(nav.x, nav.P, h)
 
 
 def _copied(nav):
     return NavState(*(field.copy() for field in nav))
+
+
+def _first_range_where(wanted, cfg, nav, terrain, log):
+    """Fly ``nav`` along ``log`` up to the first rangefinder row ``k`` at which
+    ``wanted(before)`` holds, ``before`` the filter as :func:`nav_update_range` will see it
+    there (propagated to the row, covariance flushed); ``(k, before)``, or ``(None, None)``."""
+    for k in range(log.t_s.size):
+        if log.rangefinder_due[k] and log.rangefinder_valid[k, 0]:
+            before = _copied(nav)
+            nav_propagate(cfg, before, log.imu[k, 0:3], log.imu[k, 3:6])
+            flush_covariance(cfg, before)
+            if wanted(before):
+                return k, before
+        nav_step(cfg, nav, terrain, log, k)
+    return None, None
 
 
 def test_a_range_its_unscented_points_cannot_fit_corrects_the_vertical_channel():
@@ -370,18 +394,15 @@ def test_a_range_its_unscented_points_cannot_fit_corrects_the_vertical_channel()
     r, v, q, ba, bg = dispersed_estimate(rec.truth0, P0, np.random.default_rng(3))
     cfg = nav_config_for(sensors, slope_sigma_max_m=np.inf, map_roughness=False,
                          unscented_ranges=True)
-    nav = nav_init(cfg, 0.0, r, v, q, P0, ba, bg)
     log = rec.log
-    for k in range(log.t_s.size):
-        if log.rangefinder_due[k] and log.rangefinder_valid[k, 0]:
-            before = _copied(nav)                   # what nav_update_range will see at row k
-            nav_propagate(cfg, before, log.imu[k, 0:3], log.imu[k, 3:6])
-            flush_covariance(cfg, before)
-            nonlinear, slope_variance = _unscented_split(cfg, before, terrain)
-            if nonlinear > slope_variance:          # measured: 7.3 > 3.1 m² at 5.2 s
-                break
-        nav_step(cfg, nav, terrain, log, k)
-    else:
+
+    def unfit(before):                              # measured: 7.3 > 3.1 m² at 5.2 s
+        nonlinear, slope_variance = _unscented_split(cfg, before, terrain)
+        return nonlinear > slope_variance
+
+    k, before = _first_range_where(unfit, cfg, nav_init(cfg, 0.0, r, v, q, P0, ba, bg),
+                                   terrain, log)
+    if before is None:
         pytest.fail("no range left more variance unexplained than its regression slope explains")
     for unscented in (True, False):
         after = _copied(before)
@@ -429,18 +450,15 @@ def test_a_consistent_disagreement_with_an_exact_map_opens_the_position(ground):
     flying = nav_config_for(sensors, checks={"rangefinder": (REANCHOR_FROM, {"t_s": np.inf})},
                             unscented_ranges=True)
     r, v, q, ba, bg = dispersed_estimate(rec.truth0, P0, np.random.default_rng(3))
-    nav = nav_init(flying, 0.0, r, v, q, P0, ba, bg)
-    for k in range(log.t_s.size):
-        if log.rangefinder_due[k] and log.rangefinder_valid[k, 0]:
-            before = _copied(nav)                   # what nav_update_range will see at row k
-            nav_propagate(flying, before, log.imu[k, 0:3], log.imu[k, 3:6])
-            flush_covariance(flying, before)
-            slope, cos_inc = _update_slope(flying, before, terrain)
-            if ground == "smooth" or slope > MIN_OPENING_SLOPE:
-                break
-        nav_step(flying, nav, terrain, log, k)
-    else:
+
+    def wanted(before):
+        return ground == "smooth" or _update_slope(flying, before, terrain)[0] > MIN_OPENING_SLOPE
+
+    k, before = _first_range_where(wanted, flying, nav_init(flying, 0.0, r, v, q, P0, ba, bg),
+                                   terrain, log)
+    if before is None:
         pytest.fail("no range over ground steeper than MIN_OPENING_SLOPE")
+    slope, cos_inc = _update_slope(flying, before, terrain)
     at_k = {"rangefinder": (REANCHOR_FROM, {"t_s": before.status[ST_T]})}
     exact = nav_config_for(sensors, checks=at_k, unscented_ranges=True)
     up = before.x[0:3] / np.linalg.norm(before.x[0:3])
@@ -482,15 +500,7 @@ def _update_slope(cfg, nav, terrain):
     """``(slope, cos ι)`` of the rangefinder's next range from ``nav`` as
     :func:`gnc.navigation.nav_update_range` sees it: the horizontal part of its sensitivity
     through the unscented points (0 where they send it to the vertical channel)."""
-    beam, h = cfg.rangefinder, np.empty(15)
-    t_s, offset_m = nav.status[ST_T], nav.status[ST_OFFSET]
-    ok, predicted, _, cos_inc, _ = predict_range(
-        terrain, cfg.moon, t_s, nav.x, tuple(nav.status[ST_OMEGA:ST_OMEGA + 3]), beam.pos_b_m,
-        beam.beams_b[0], 1.5 * beam.max_range_m, offset_m, h)
-    assert ok
-    _, nonlinear = linearise_range(terrain, cfg.moon, t_s, nav.x, nav.P, beam.pos_b_m,
-                                   beam.beams_b[0], 1.5 * beam.max_range_m,
-                                   predicted + offset_m / cos_inc, h)
+    h, nonlinear, cos_inc = _linearised_range(cfg, nav, terrain)
     if nonlinear > slope_variance_m2(nav.x, nav.P, h):
         return 0.0, cos_inc
     up = nav.x[0:3] / np.linalg.norm(nav.x[0:3])
