@@ -172,9 +172,11 @@ def new_state(x0, P0, t0_s, max_events):
                     np.full((max_events, len(EVENT_COLUMNS)), np.nan))
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def nav_propagate(cfg, nav, dtheta_b, dv_b):
-    """Strapdown over one IMU interval; the covariance every ``cfg.cov_every`` steps."""
+    """Strapdown over one IMU interval; the covariance every ``cfg.cov_every`` steps.
+
+    Inlined (called every base step): its callers must have the numpy error model."""
     x, status = nav.x, nav.status
     dt = cfg.imu_dt_s
     ax, ay, az = strapdown(cfg.moon, x, dtheta_b, dv_b, dt)

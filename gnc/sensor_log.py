@@ -33,7 +33,10 @@ class SensorLog(NamedTuple):
 
 @njit(cache=True, inline='always')
 def nav_step(cfg, nav, terrain, log, k):
-    """Feed row ``k`` of ``log`` to the filter: propagate, then the samples due at its end."""
+    """Feed row ``k`` of ``log`` to the filter: propagate, then the samples due at its end.
+
+    Inlined, with :func:`~gnc.navigation.nav_propagate`: callers take the filter's numpy error
+    model (:func:`replay` and :func:`run_filter` guard their own divisions)."""
     nav_propagate(cfg, nav, log.imu[k, 0:3], log.imu[k, 3:6])
     if log.rangefinder_due[k]:
         nav_update_range(cfg, nav, terrain, RANGEFINDER, log.rangefinder_m[k],
@@ -46,7 +49,7 @@ def nav_step(cfg, nav, terrain, log, k):
         nav_update_star_tracker(cfg, nav, log.star_tracker_q[k], log.star_tracker_valid[k])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model='numpy')
 def replay(cfg, nav, terrain, log, snapshot_every=0):
     """Run the filter over the whole log.
 
@@ -79,7 +82,7 @@ def replay(cfg, nav, terrain, log, snapshot_every=0):
     return x_out, p_out, alt_out, snaps
 
 
-@njit(cache=True)
+@njit(cache=True, error_model='numpy')
 def run_filter(cfg, nav, terrain, log):
     """Run the filter over the whole log, keeping only its own state and events."""
     for k in range(log.t_s.size):
