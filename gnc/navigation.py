@@ -267,16 +267,15 @@ def _scalar_update(cfg, nav, channel, beam, h, measured, predicted, noise_varian
     and only the vertical position and velocity are corrected.
     """
     work = update_work()
-    slope_variance = 0.0
-    if vertical_channel:
-        slope_variance = drop_slope(nav.x, nav.P, h)
     H = np.zeros((MAX_DIM, ERROR_SIZE))
     R = np.zeros((MAX_DIM, MAX_DIM))
     for j in range(ERROR_SIZE):
         H[0, j] = h[j]
     offset_var = nav.status[ST_OFFSET_VAR]
     map_variance = h_offset * h_offset * offset_var
-    R[0, 0] = noise_variance + map_variance + slope_variance
+    R[0, 0] = noise_variance + map_variance
+    if vertical_channel:
+        _leave_out_slope(nav, h, H, R)
     y = np.zeros(MAX_DIM)
     y[0] = measured - predicted
     S = innovation_covariance(nav.P, H, R, 1, work)
@@ -294,9 +293,7 @@ def _scalar_update(cfg, nav, channel, beam, h, measured, predicted, noise_varian
         # a map trusted as exact has no error to take it: the position is off
         slope = _horizontal_slope(nav.x, h)
         if not vertical_channel:
-            R[0, 0] += drop_slope(nav.x, nav.P, h)
-            for j in range(3):
-                H[0, E_POS + j] = h[E_POS + j]
+            _leave_out_slope(nav, h, H, R)
             vertical_channel = True
         _open_position(nav.x, nav.P, y[0], cos_incidence, slope)
         S = innovation_covariance(nav.P, H, R, 1, work)
@@ -377,6 +374,15 @@ def drop_slope(x, P, h):
     for a in range(3):
         h[E_POS + a] = s * x[POS + a]
     return variance
+
+
+@njit(cache=True)
+def _leave_out_slope(nav, h, H, R):
+    """:func:`drop_slope` on a scalar update's sensitivity ``h`` and its row of ``H``, the
+    slope's variance added to the noise ``R``."""
+    R[0, 0] += drop_slope(nav.x, nav.P, h)
+    for a in range(3):
+        H[0, E_POS + a] = h[E_POS + a]
 
 
 @njit(cache=True, error_model='numpy')

@@ -143,10 +143,7 @@ class ReferenceFilter:
         map_variance = h_offset ** 2 * self.offset_var
         R = R + map_variance * np.eye(m)
         if slope_across is not None:
-            # the map's slope left out: H's position part on the vertical, the rest into R
-            H = H.copy()
-            H[0, 0:3] -= slope_across
-            R = R + slope_across @ P[0:3, 0:3] @ slope_across
+            H, R = self._leave_out_slope(H, R, slope_across)
         S = H @ P @ H.T + R
         nis = float(y @ np.linalg.solve(S, y))
         ctx = np.zeros(CONTEXT_SIZE)
@@ -171,9 +168,7 @@ class ReferenceFilter:
             up = self.r / np.linalg.norm(self.r)
             across = H[0, 0:3] - (H[0, 0:3] @ up) * up
             if slope_across is None:
-                H = H.copy()
-                H[0, 0:3] -= across
-                R = R + across @ P[0:3, 0:3] @ across
+                H, R = self._leave_out_slope(H, R, across)
                 slope_across = across
             vertical = (y[0] / h_offset) ** 2
             horizontal = y[0] ** 2 / max(across @ across, MIN_OPENING_SLOPE ** 2)
@@ -209,6 +204,12 @@ class ReferenceFilter:
         self.ba = self.ba + dx[9:12]
         self.bg = self.bg + dx[12:15]
         return decision
+
+    def _leave_out_slope(self, H, R, slope_across):
+        """The map's slope left out: ``H``'s position part on the vertical, the rest into ``R``."""
+        H = H.copy()
+        H[0, 0:3] -= slope_across
+        return H, R + slope_across @ self.kf.P[0:3, 0:3] @ slope_across
 
     def _horizontal_sigma_m(self):
         up = self.r / np.linalg.norm(self.r)
