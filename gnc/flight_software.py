@@ -315,7 +315,7 @@ def _guide(cfg, st, terrain_map, t_s, dt_s):
     elif mode == APPROACH and degraded != was_degraded:
         # the altitude believed has changed by the margin: re-plan the approach's duration
         v[V_PHASE_END_S] = t_s + approach_duration_s(cfg.nav.moon, g, nav.x, alt - margin)
-    elif mode == APPROACH and t_s >= v[V_PHASE_END_S] - g.switch_tgo_s:
+    elif mode == APPROACH and t_s >= v[V_PHASE_END_S] - g.terminal_gate_tgo_s:
         _log_mode(st, t_s, TERMINAL, TERMINAL_GATE)
     mode = int(v[V_MODE])
     if mode == TERMINAL:

@@ -53,16 +53,21 @@ class GuidanceParams(NamedTuple):
     velocity_tau_s: float
     terminal_tilt_max_rad: float
     leg_height_m: float           # height of the centre of mass above the feet when standing
-    switch_tgo_s: float           # a ZEM/ZEV phase ends this close to its final time
+    switch_tgo_s: float           # the braking phase ends this close to its final time
+    terminal_gate_tgo_s: float    # the approach ends this close to its final time
 
 
 DEFAULTS = dict(gate_height_m=2000.0, gate_downrange_m=6000.0, gate_speed_m_s=60.0,
                 gate_descent_m_s=15.0, terminal_height_m=60.0, terminal_descent_m_s=3.0,
                 touchdown_rate_m_s=1.0, terminal_rate_max_m_s=3.0, terminal_altitude_tau_s=8.0,
                 velocity_tau_s=2.0, terminal_tilt_max_deg=10.0, braking_throttle=0.8,
-                switch_tgo_s=2.0)
+                switch_tgo_s=2.0, terminal_gate_tgo_s=4.0)
 """Approach gate, terminal gate and gains. ``braking_throttle`` is the fraction of the engine's
-thrust the braking plan may use, the margin ZEM/ZEV keeps for dispersions."""
+thrust the braking plan may use, the margin ZEM/ZEV keeps for dispersions. ZEM/ZEV's gains grow
+as ``6/t_go²`` (position) and ``2/t_go`` (velocity); the approach hands over to the terminal
+descent at ``terminal_gate_tgo_s`` = 4 s to go, where a metre of position error asks for
+0.375 m/s², so a few metres of estimate drift late in the approach do not become tens of degrees
+of tilt that the terminal descent must take back near the ground (at 2 s, 1.5 m/s² per metre)."""
 
 
 def _site_frame(moon, terrain_map, lat_deg, lon_deg, r0_mf):
@@ -130,7 +135,7 @@ def make_guidance(moon, terrain_map, target_lat_deg, target_lon_deg, t0_s,
         p["terminal_height_m"], p["terminal_descent_m_s"], p["touchdown_rate_m_s"],
         max(p["terminal_rate_max_m_s"], p["touchdown_rate_m_s"]), p["terminal_altitude_tau_s"],
         p["velocity_tau_s"], np.radians(p["terminal_tilt_max_deg"]), float(leg_height_m),
-        p["switch_tgo_s"])
+        p["switch_tgo_s"], p["terminal_gate_tgo_s"])
 
 
 def braking_distance_m(speed_m_s, braking_s, gate_speed_m_s, gate_downrange_m):

@@ -39,3 +39,7 @@ def test_engine_selection_limits_and_cutback():
     assert main == 0.0 and abs(thr - 900.0 * np.cos(np.radians(10.0)) / 1200.0) < 1e-12
     main, _, _ = engine_commands(VEHICLE, CONTROL, False, 2000.0, np.radians(45.0))
     assert main == 600.0                                         # beyond the cut-back angle
+    _, thr, _ = engine_commands(VEHICLE, CONTROL, True, 900.0, np.radians(45.0))
+    assert abs(thr - 900.0 * np.cos(np.radians(45.0)) / 1200.0) < 1e-12   # thrusters: none
+    _, thr, _ = engine_commands(VEHICLE, CONTROL, True, 900.0, np.radians(120.0))
+    assert thr == 0.0                                            # never pushing away

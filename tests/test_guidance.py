@@ -39,7 +39,8 @@ def _terminal_guidance(**overrides):
              gate_downrange_m=6000.0, gate_speed_m_s=60.0, gate_descent_m_s=15.0,
              terminal_height_m=60.0, terminal_descent_m_s=3.0, touchdown_rate_m_s=1.0,
              terminal_rate_max_m_s=3.0, terminal_altitude_tau_s=8.0, velocity_tau_s=2.0,
-             terminal_tilt_max_rad=np.radians(10.0), leg_height_m=1.2, switch_tgo_s=2.0)
+             terminal_tilt_max_rad=np.radians(10.0), leg_height_m=1.2, switch_tgo_s=2.0,
+             terminal_gate_tgo_s=4.0)
     p.update(overrides)
     return GuidanceParams(**p)
 
