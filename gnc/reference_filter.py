@@ -278,7 +278,8 @@ class ReferenceFilter:
         max_range_m = geometry.max_range_m * 1.5
         up = self.r / np.linalg.norm(self.r)
         east = np.cross([0.0, 0.0, 1.0], up)
-        east /= np.linalg.norm(east)
+        norm = np.linalg.norm(east)
+        east = east / norm if norm > 1e-12 else np.array([0.0, 1.0, 0.0])    # +y at a pole
         frame = np.column_stack([up, east, np.cross(up, east)])
         offsets = SIGMA_POINT_SPREAD * frame @ np.linalg.cholesky(frame.T @ P @ frame)
         points = [np.zeros(3)] + [sign * offsets[:, k] for k in range(3) for sign in (-1.0, 1.0)]

@@ -3,6 +3,7 @@ faulty range sensors, and the filterpy reference replaying the same 300 s log.""
 import numpy as np
 import pytest
 from numba import njit
+from scipy.spatial.transform import Rotation
 from scipy.stats import chi2
 
 from gnc.measurements import linearise_range, predict_range
@@ -15,7 +16,7 @@ from gnc.navigation import (CHANNELS, MIN_OPENING_SLOPE, RANGEFINDER, ST_OFFSET,
 from gnc.plausibility import (ACCEPT, CHECK_SIGNATURE, CTX_T_S, DECISIONS, PARAMS_SIZE, REANCHOR,
                               REJECT_GATE, Check, no_params)
 from gnc.quaternion import conjugate, multiply, to_rotvec
-from gnc.reference_filter import reference_replay
+from gnc.reference_filter import ReferenceFilter, reference_replay
 from gnc.sensor_log import SensorLog, nav_step, replay
 from sims.descent_log import (Sensors, dispersed_estimate, nav_config_for, od_covariance,
                               record_descent, start_state)
@@ -330,6 +331,36 @@ def test_a_wide_horizontal_uncertainty_over_pocked_ground_corrects_the_vertical_
             assert np.max(np.abs(d[6:])) <= 1e-15        # attitude and biases, to rounding
         else:
             assert dp_h > 1.0                            # the slope steers the horizontal position
+
+
+def test_the_reference_linearises_a_range_over_the_pole_as_the_compiled_filter():
+    """Oracle: filterpy's numpy restatement of the unscented range agrees with the compiled one
+    straight over a pole, where the local east is undefined (both take +y there), under a
+    position doubt of 300 m by 200 m across and 20 m up, so the frame's orientation matters."""
+    cfg = nav_config_for(Sensors(MATCHED_IMU, make_rangefinder(), None, make_star_tracker()))
+    beam_b = cfg.rangefinder.beams_b[0]
+    x = np.zeros(16)
+    x[2] = MOON.radius_m + 5000.0
+    body_to_inertial = Rotation.align_vectors([[0.0, 0.0, -1.0]], [beam_b])[0].as_quat()
+    x[6:10] = np.roll(body_to_inertial, 1)                         # scalar first
+    P = np.eye(15) * 1e-6
+    P[0:3, 0:3] = np.diag([300.0 ** 2, 200.0 ** 2, 20.0 ** 2])
+    h = np.empty(15)
+    max_range_m = 1.5 * cfg.rangefinder.max_range_m
+    ok, predicted, *_ = predict_range(MARE, MOON, 0.0, x, (0.0, 0.0, 0.0),
+                                      cfg.rangefinder.pos_b_m, beam_b, max_range_m, 0.0, h)
+    assert ok
+    compiled = linearise_range(MARE, MOON, 0.0, x, P, cfg.rangefinder.pos_b_m, beam_b,
+                               max_range_m, predicted, h)
+    H = np.zeros((1, 15))
+    reference = ReferenceFilter(cfg, x, P, 0.0, MARE)._linearise_range(cfg.rangefinder, 0,
+                                                                       predicted, H)
+    assert np.all(np.isfinite(reference)) and np.all(np.isfinite(H))
+    np.testing.assert_allclose(reference, compiled, rtol=1e-6, atol=1e-9)
+    # and both the sphere's quadratic closed form, δ²/2R summed over the two horizontal axes
+    radius_m = RADIUS_M - 2500.0
+    assert compiled[0] == pytest.approx((300.0 ** 2 + 200.0 ** 2) / (2.0 * radius_m), rel=1e-2)
+    np.testing.assert_allclose(H[0, 0:3], h[0:3], atol=1e-9)
 
 
 def _linearised_range(cfg, nav, terrain):
