@@ -46,3 +46,11 @@ def cutoff_reason(run_result):
     me = run_result.mode_events
     into = np.nonzero(me["mode_to"] == "shutdown")[0]
     return str(me["reason"][into[0]]) if into.size else None
+
+
+def not_cut_off_for(runs, reason):
+    """Seeds of the runs that did not crash by an in-flight engine cut-off for ``reason``."""
+    return [r.summary["seed"] for r in runs
+            if r.summary["outcome"] != "crashed"
+            or r.summary["crash_reason"] != "engine_cutoff_in_flight"
+            or cutoff_reason(r) != reason]
