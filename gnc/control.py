@@ -13,12 +13,13 @@ thrusters' torque limits. Limiting the slew rate keeps large re-pointings (braki
 free of overshoot with torque-limited thrusters.
 
 Throttle. The engine gives the guidance's thrust times ``cos θ`` (no thrust wasted sideways while
-the attitude catches up), within its limits; with the error beyond ``cutback_angle_rad`` it
-idles at its floor. In the terminal phase the small thrusters take over from the main engine
-when the vehicle has them. They have no cut-back, because their floor is zero: a lander tens of
-metres up that idled them while re-pointing would fall (a dispersed atlas-nominal landing fell
-3.5 s from 66 m that way, and touched down at 3.2 m/s). The guidance's velocity loop (2 s) is
-twenty times slower than the engine's lag (0.1 s), so the lag needs no compensation.
+the attitude catches up), within its limits; with the error beyond ``cutback_angle_rad`` it idles
+at its floor. In the terminal phase the small thrusters take over from the main engine when the
+vehicle has them. They have no cut-back (they follow ``cos θ`` down to zero at 90°), because their
+floor is zero: a lander tens of metres up that idled them while re-pointing would fall (a dispersed
+atlas-nominal landing fell 3.5 s from 66 m that way, and touched down at 3.2 m/s). The guidance's
+velocity loop (2 s) is twenty times slower than the engine's lag (0.1 s), so the lag needs no
+compensation.
 """
 from typing import NamedTuple
 
@@ -120,10 +121,12 @@ def _axis_torque(vehicle, params, propellant_fraction, axis, rate_error):
 @njit(cache=True, error_model='numpy')
 def engine_commands(vehicle, params, on_thrusters, thrust_n, error_rad):
     """``(main_n, thrusters_fraction, throttle)`` delivering ``thrust_n`` along the wanted
-    direction; ``throttle`` is the fraction of the engine set's maximum that is commanded."""
+    direction; ``throttle`` is the fraction of the engine set's maximum that is commanded. The
+    main engine idles at its floor beyond ``cutback_angle_rad`` of ``error_rad``; the thrusters
+    (``on_thrusters``) give ``thrust_n · cos(error_rad)`` at any error, zero beyond 90°."""
     effective = thrust_n * np.cos(error_rad)
     if on_thrusters and vehicle.thrusters_force_n > 0.0:
-        # no cut-back: the thrusters' floor is zero, and near the ground idling is free fall
+        # no cut-back, cos θ down to zero at 90°: their floor is zero, and idling is free fall
         fraction = min(max(effective / vehicle.thrusters_force_n, 0.0), 1.0)
         return 0.0, fraction, fraction
     if error_rad > params.cutback_angle_rad:

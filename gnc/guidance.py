@@ -18,8 +18,9 @@ navigation's terrain offset, so they sit on the ground actually there.
 - braking: from the start of powered descent to the approach gate, ``gate_height_m`` above the
   site and ``gate_downrange_m`` short of it, moving at ``gate_speed_m_s`` along the approach and
   ``gate_descent_m_s`` down, at the time :func:`plan_braking` planned;
-- approach: to the terminal gate, ``terminal_height_m`` straight above the site, descending at
-  ``terminal_descent_m_s`` with no horizontal velocity;
+- approach: towards the terminal gate, ``terminal_height_m`` straight above the site, descending
+  at ``terminal_descent_m_s`` with no horizontal velocity, handing over ``terminal_gate_tgo_s``
+  before reaching it (below);
 - terminal: a velocity loop holds zero horizontal ground velocity and a descent rate that falls
   with altitude to ``touchdown_rate_m_s`` (``<= 1 m/s``) at leg contact, thrust tilted at most
   ``terminal_tilt_max_rad`` from the vertical.
@@ -53,7 +54,7 @@ class GuidanceParams(NamedTuple):
     velocity_tau_s: float
     terminal_tilt_max_rad: float
     leg_height_m: float           # height of the centre of mass above the feet when standing
-    switch_tgo_s: float           # the braking phase ends this close to its final time
+    switch_tgo_s: float           # braking ends this close to its final time; ZEM/ZEV's least t_go
     terminal_gate_tgo_s: float    # the approach ends this close to its final time
 
 
@@ -198,14 +199,16 @@ def approach_duration_s(moon, guidance, x, altitude_m):
     shortened so the vertical profile of the ZEM/ZEV cubic cannot dip below the terminal gate.
 
     A cubic from height ``Δh`` at descent rate ``w`` is monotone when ``w·t_go <= 3 Δh``
-    (Fritsch and Carlson 1980); the approach keeps ``w·t_go <= 2.5 Δh``.
+    (Fritsch and Carlson 1980); the approach keeps ``w·t_go <= 2.5 Δh``. It lasts at least
+    twice its handover time ``terminal_gate_tgo_s`` (and four ZEM/ZEV switch times), so it is
+    flown before the terminal descent takes over.
     """
     vertical, _ = ground_speeds(moon, x[0], x[1], x[2], x[3], x[4], x[5])
     drop = max(altitude_m - guidance.terminal_height_m, 1.0)
     tgo = guidance.approach_duration_s
     if vertical < 0.0:
         tgo = min(tgo, 2.5 * drop / -vertical)
-    return max(tgo, 4.0 * guidance.switch_tgo_s)
+    return max(tgo, 4.0 * guidance.switch_tgo_s, 2.0 * guidance.terminal_gate_tgo_s)
 
 
 @njit(cache=True, error_model='numpy')

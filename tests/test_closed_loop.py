@@ -29,8 +29,8 @@ def test_perfect_navigation_meets_the_approach_gate_and_lands_softly_on_target(p
     assert abs(tel["true_horizontal_speed_m_s"][gate] - GUIDANCE["gate_speed_m_s"]) < 5.0
     assert abs(-tel["true_vertical_speed_m_s"][gate] - GUIDANCE["gate_descent_m_s"]) < 5.0
     assert abs(tel["distance_to_target_m"][gate] - GUIDANCE["gate_downrange_m"]) < 300.0
-    # the approach hands over at its switch time to go: on its last seconds at the terminal
-    # descent rate, 60 m + 3 m/s x 4 s up (measured 71.7 m); its constant deceleration from
+    # the approach hands over terminal_gate_tgo_s before its end: on its last seconds at the
+    # terminal descent rate, 60 m + 3 m/s x 4 s up (measured 71.7 m); its constant deceleration from
     # the gate speed to rest over 2 x downrange / speed = 200 s leaves 60 x 4 / 200 = 1.2 m/s
     # across (measured 1.12)
     terminal = np.searchsorted(tel["t_s"], s["mode_times_s"]["terminal"])
@@ -178,13 +178,13 @@ def test_grazing_ranges_over_the_mare_do_not_lock_the_estimate_onto_the_wrong_gr
 
 
 def test_a_start_three_sigma_off_across_the_track_does_not_lock_onto_the_wrong_ground():
-    """Seed 249 landed 38 m off, the only one of seeds 0-399 beyond 12.1 m. Its horizontal error
+    """Seed 249 landed 38 m off, the only one of seeds 0-399 beyond 12.4 m. Its horizontal error
     stays at 100-180 m while the first ranges cut the cross-track σ from about 600 to 40 m
     (2.8-3 σ off by 730 s). Then 42 velocimeter samples of one patch, 1.1 km slant at 33°
     incidence, take σ from 6/38 m to 6/6 m in 769-772 s. Their six unscented points leave less
     variance unexplained than their slope explains, so each is a full update, and the patch
     counts about 15 times. Updates through the local slope then finish the collapse to 1.7/3.1 m
-    with the error at 96 m (horizontal NEES about 3,300). The 4.9 s of healthy ranges rejected
+    with the error at 96 m (horizontal NEES about 3,300). The 4.95 s of healthy ranges rejected
     from 784 s follow from it; they ended in a re-anchor that shifted the perfect map by -10 m.
     Seeds 248 and 250 collapse the same way, onto the truth. A map trusted as exact now answers
     such a re-anchor by opening the position and taking the range in the vertical channel

@@ -4,8 +4,8 @@ equation."""
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from gnc.guidance import (DEFAULTS, GuidanceParams, braking_distance_m, plan_braking,
-                          terminal_acceleration, zem_zev_acceleration)
+from gnc.guidance import (DEFAULTS, GuidanceParams, approach_duration_s, braking_distance_m,
+                          plan_braking, terminal_acceleration, zem_zev_acceleration)
 from gnc.moon import G0_M_S2, RADIUS_M, moon_model
 
 G = np.array([0.0, 0.0, -1.62])
@@ -43,6 +43,20 @@ def _terminal_guidance(**overrides):
              terminal_gate_tgo_s=4.0)
     p.update(overrides)
     return GuidanceParams(**p)
+
+
+def test_the_approach_lasts_at_least_twice_its_handover_time():
+    """The approach is shortened so its cubic cannot dip below the terminal gate (2.5 Δh / w),
+    but always flown: it lasts at least twice ``terminal_gate_tgo_s`` (and four switch times)."""
+    moon = moon_model(j2=False, rotation_rate_rad_s=0.0)
+    at_gate = np.array([RADIUS_M + 2000.0, 0.0, 0.0, -15.0, 60.0, 0.0])
+    g = _terminal_guidance()
+    assert approach_duration_s(moon, g, at_gate, 2000.0) == 200.0      # 2.5 x 1940 / 15 = 323 s
+    diving = at_gate.copy()
+    diving[3] = -1000.0                                                  # 2.5 x 1940 / 1000 = 4.9 s
+    assert approach_duration_s(moon, g, diving, 2000.0) == 8.0
+    late = _terminal_guidance(terminal_gate_tgo_s=10.0)
+    assert approach_duration_s(moon, late, diving, 2000.0) == 20.0
 
 
 def test_terminal_descent_rate_and_tilt_limits():
