@@ -288,25 +288,25 @@ def _scalar_update(cfg, nav, channel, beam, h, measured, predicted, noise_varian
     _log(nav, channel, beam, decision, ctx, cfg.check_params[channel, 0])
     if not accepted(decision):
         return decision
-    if (decision == REANCHOR and h_offset != 0.0 and cfg.unscented_ranges
-            and cfg.terrain_walk_m_rt_m == 0.0):
-        # a map trusted as exact has no error to take it: the position is off
-        slope = _horizontal_slope(nav.x, h)
-        if not vertical_channel:
-            _leave_out_slope(nav, h, H, R)
-            vertical_channel = True
-        _open_position(nav.x, nav.P, y[0], cos_incidence, slope)
-        S = innovation_covariance(nav.P, H, R, 1, work)
-        normalized_innovation_squared(S, y, 1, S_inv)
-    elif decision == REANCHOR and h_offset != 0.0:
+    exact_map = cfg.unscented_ranges and cfg.terrain_walk_m_rt_m == 0.0
+    if decision == REANCHOR and h_offset != 0.0 and not exact_map:
         # the map's error explains the whole innovation: ρ changes by h_offset · Δo
         nav.status[ST_OFFSET] += y[0] / h_offset
         nav.status[ST_OFFSET_VAR] = noise_variance / (h_offset * h_offset)
         return decision
-    elif decision == REANCHOR:
-        # no terrain offset to take it: the velocity estimate is what the consistent rejections
-        # contradict; open its covariance along the beam so the update takes the measurement
-        _inflate_velocity(nav.P, h, y[0] * y[0])
+    if decision == REANCHOR:
+        # the estimate is what the consistent rejections contradict: open its covariance so
+        # the update takes the measurement
+        if h_offset != 0.0:
+            # a map trusted as exact has no error to take it: the position is off
+            slope = _horizontal_slope(nav.x, h)
+            if not vertical_channel:
+                _leave_out_slope(nav, h, H, R)
+                vertical_channel = True
+            _open_position(nav.x, nav.P, y[0], cos_incidence, slope)
+        else:
+            # no terrain offset to take it: the velocity, along the beam
+            _inflate_velocity(nav.P, h, y[0] * y[0])
         S = innovation_covariance(nav.P, H, R, 1, work)
         normalized_innovation_squared(S, y, 1, S_inv)
     if map_variance > 0.0:

@@ -162,27 +162,27 @@ class ReferenceFilter:
         self.decisions.append((self.t, channel, beam, decision))
         if not accepted(decision):
             return decision
-        if (decision == REANCHOR and h_offset != 0.0 and self.cfg.unscented_ranges
-                and self.cfg.terrain_walk_m_rt_m == 0.0):
-            # an exact map: the position is off; open it, take the range in the vertical channel
-            up = self.r / np.linalg.norm(self.r)
-            across = H[0, 0:3] - (H[0, 0:3] @ up) * up
-            if slope_across is None:
-                H, R = self._leave_out_slope(H, R, across)
-                slope_across = across
-            vertical = (y[0] / h_offset) ** 2
-            horizontal = y[0] ** 2 / max(across @ across, MIN_OPENING_SLOPE ** 2)
-            opening = vertical * np.outer(up, up) + horizontal * (np.eye(3) - np.outer(up, up))
-            self.kf.P = P + np.pad(opening, ((0, 12), (0, 12)))
-            S = H @ self.kf.P @ H.T + R
-        elif decision == REANCHOR and h_offset != 0.0:
+        exact_map = self.cfg.unscented_ranges and self.cfg.terrain_walk_m_rt_m == 0.0
+        if decision == REANCHOR and h_offset != 0.0 and not exact_map:
             self.offset += y[0] / h_offset
             self.offset_var = noise_variance / h_offset ** 2
             return decision
-        elif decision == REANCHOR:
-            # a consistent velocity the estimate contradicts: open P_vv along the beam first
-            d = H[0, 3:6]
-            self.kf.P = P + y[0] ** 2 * np.pad(np.outer(d, d), ((3, 9), (3, 9)))
+        if decision == REANCHOR:
+            if h_offset != 0.0:
+                # an exact map: the position is off; open it, take the range vertically
+                up = self.r / np.linalg.norm(self.r)
+                across = H[0, 0:3] - (H[0, 0:3] @ up) * up
+                if slope_across is None:
+                    H, R = self._leave_out_slope(H, R, across)
+                    slope_across = across
+                vertical = (y[0] / h_offset) ** 2
+                horizontal = y[0] ** 2 / max(across @ across, MIN_OPENING_SLOPE ** 2)
+                opening = vertical * np.outer(up, up) + horizontal * (np.eye(3) - np.outer(up, up))
+                self.kf.P = P + np.pad(opening, ((0, 12), (0, 12)))
+            else:
+                # a consistent velocity the estimate contradicts: open P_vv along the beam first
+                d = H[0, 3:6]
+                self.kf.P = P + y[0] ** 2 * np.pad(np.outer(d, d), ((3, 9), (3, 9)))
             S = H @ self.kf.P @ H.T + R
         if map_variance > 0.0:
             k = self.offset_var * h_offset / S[0, 0]
