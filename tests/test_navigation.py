@@ -6,13 +6,14 @@ from numba import njit
 from scipy.spatial.transform import Rotation
 from scipy.stats import chi2
 
-from gnc.measurements import linearise_range, predict_range
+from gnc.eskf import E_VEL, ERROR_SIZE
+from gnc.measurements import linearise_range, predict_los_velocity, predict_range
 from gnc.moon import moon_model
 from gnc.nav_config import check_sensor_configuration, initial_covariance, nav_init
 from gnc.navigation import (CHANNELS, MIN_OPENING_SLOPE, RANGEFINDER, ST_OFFSET, ST_OFFSET_VAR,
                             ST_OMEGA, ST_T, STAR_TRACKER, NavState, drop_slope, events_table,
                             flush_covariance, horizontal_sigma_m, nav_propagate,
-                            nav_update_range, slope_variance_m2)
+                            nav_update_los_velocity, nav_update_range, slope_variance_m2)
 from gnc.plausibility import (ACCEPT, CHECK_SIGNATURE, CTX_T_S, DECISIONS, PARAMS_SIZE, REANCHOR,
                               REJECT_GATE, Check, no_params)
 from gnc.quaternion import conjugate, multiply, to_rotvec
@@ -525,6 +526,82 @@ def test_a_consistent_disagreement_with_an_exact_map_opens_the_position(ground):
                 -innovation_m * cos_inc, rel=1e-12)
             np.testing.assert_array_equal(after.x, before.x)
             assert np.all(opened == 0.0)
+
+
+
+def test_a_consistent_velocity_disagreement_opens_the_velocity_along_the_beam():
+    """A line-of-sight velocity has no terrain offset to take a consistent disagreement: a
+    REANCHOR opens the velocity covariance by ``y²`` along the beam and the update takes the
+    measurement there. Over the mare at 2 km, after 5 s of accepted velocimeter samples, the
+    estimate's velocity is pushed 1 m/s off along beam 0. Analytic: the compiled update equals
+    a numpy Joseph update of ``P + y² d dᵀ`` (``d`` the velocity part of the beam's sensitivity);
+    it removes at least 99 % of the innovation, where an ACCEPT from the same state (a filter
+    that believes its velocity to centimetres) removes less than half. The filterpy reference
+    takes the same row's three beams alike."""
+    sensors = Sensors(make_imu(), None, make_velocimeter(), make_star_tracker())
+    start = start_state(make_vehicle(), MOON, MARE, 47.0, 45.0, 2000.0, 150.0, 270.0, -20.0)
+    rec = record_descent(MARE, start, 6.0, seed=3, sensors=sensors)
+    log, P0 = rec.log, od_covariance(sensors.imu)
+    accepting = nav_config_for(sensors, checks={"velocimeter_velocity": (REANCHOR_FROM,
+                                                                         {"t_s": np.inf})})
+    r, v, q, ba, bg = dispersed_estimate(rec.truth0, P0, np.random.default_rng(3))
+    nav = nav_init(accepting, 0.0, r, v, q, P0, ba, bg)
+    k = next(k for k in range(log.t_s.size) if log.t_s[k] >= 5.0 and log.velocimeter_due[k])
+    for row in range(k):
+        nav_step(accepting, nav, MARE, log, row)
+    nav_propagate(accepting, nav, log.imu[k, 0:3], log.imu[k, 3:6])
+    flush_covariance(accepting, nav)
+    geometry = accepting.velocimeter
+    h = np.empty(ERROR_SIZE)
+    predict_los_velocity(MOON, nav.x, (0.0, 0.0, 0.0), geometry.pos_b_m, geometry.beams_b[0], h)
+    d = h[E_VEL:E_VEL + 3]
+    nav.x[E_VEL:E_VEL + 3] += d / np.linalg.norm(d)        # 1 m/s off along the beam
+    before = _copied(nav)
+    reanchoring = nav_config_for(sensors, checks={"velocimeter_velocity": (REANCHOR_FROM,
+                                                                           {"t_s": 0.0})})
+    only_beam_0 = np.array([True, False, False])
+    omega = tuple(before.status[ST_OMEGA:ST_OMEGA + 3])
+
+    def updated(cfg):
+        after = _copied(before)
+        nav_update_los_velocity(cfg, after, log.velocimeter_los_m_s[k], only_beam_0)
+        return after
+
+    def residual(x):
+        return log.velocimeter_los_m_s[k, 0] - predict_los_velocity(
+            MOON, x, omega, geometry.pos_b_m, geometry.beams_b[0], np.empty(ERROR_SIZE))
+
+    y = residual(before.x)
+    assert abs(y) > 0.9
+    after = updated(reanchoring)
+    assert events_table(after)["decision"][-1] == "reanchor"
+    # the oracle: a Joseph update of the opened covariance
+    along = np.zeros(ERROR_SIZE)
+    along[E_VEL:E_VEL + 3] = d
+    P = before.P + y * y * np.outer(along, along)
+    h_now = np.empty(ERROR_SIZE)
+    predict_los_velocity(MOON, before.x, omega, geometry.pos_b_m, geometry.beams_b[0], h_now)
+    noise = geometry.velocity_noise_m_s ** 2
+    gain = P @ h_now / (h_now @ P @ h_now + noise)
+    keep = np.eye(ERROR_SIZE) - np.outer(gain, h_now)
+    np.testing.assert_allclose(after.P, keep @ P @ keep.T + noise * np.outer(gain, gain),
+                               rtol=0.0, atol=1e-9 * np.abs(P).max())
+    np.testing.assert_allclose(after.x[E_VEL:E_VEL + 3] - before.x[E_VEL:E_VEL + 3],
+                               gain[E_VEL:E_VEL + 3] * y, rtol=1e-9, atol=1e-12)
+    assert abs(residual(after.x)) <= 0.01 * abs(y)
+    accepted = updated(accepting)
+    assert events_table(accepted)["decision"][-1] == "accept"
+    assert abs(residual(accepted.x)) > 0.5 * abs(y)
+    # the filterpy reference, the whole row (three beams) from the same state
+    full = _copied(before)
+    nav_update_los_velocity(reanchoring, full, log.velocimeter_los_m_s[k],
+                            log.velocimeter_los_valid[k])
+    ref = ReferenceFilter(reanchoring, before.x, before.P, before.status[ST_T], MARE)
+    ref.omega = before.status[ST_OMEGA:ST_OMEGA + 3].copy()
+    ref.update_los_velocity(log.velocimeter_los_m_s[k], log.velocimeter_los_valid[k])
+    assert [decision for *_, decision in ref.decisions] == [REANCHOR] * 3
+    np.testing.assert_allclose(ref.x, full.x, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(ref.kf.P, full.P, rtol=0.0, atol=1e-9 * np.abs(full.P).max())
 
 
 def _update_slope(cfg, nav, terrain):
