@@ -23,6 +23,16 @@ def _latlon(text):
     return lat, lon
 
 
+def _seed(text):
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a seed is an integer >= 0")
+    return seed
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="lander-testbed",
@@ -57,10 +67,10 @@ def _parser():
     run.add_argument("scenario", metavar="SCENARIO_OR_FILE",
                      help="a shipped scenario's name (see `lander-testbed list`) or a .toml file")
     run.add_argument("--fsw", metavar="NAME", help="flight-software variant (default: the scenario's)")
-    run.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
+    run.add_argument("--seed", type=_seed, default=0, help="the run's seed (default 0)")
     run.add_argument("--dem", metavar="PATH", help="DEM .npz as truth terrain")
     run.add_argument("--out", metavar="DIR", help="output folder (default: runs/SCENARIO-FSW-SEED)")
-    run.add_argument("--campaign-seed", type=int, metavar="S",
+    run.add_argument("--campaign-seed", type=_seed, metavar="S",
                      help="re-fly one run of the campaign seeded S (with --index), dispersions drawn")
     run.add_argument("--index", type=int, metavar="K", help="the campaign run to re-fly (with --campaign-seed)")
     campaign = commands.add_parser(
@@ -73,7 +83,7 @@ def _parser():
     campaign.add_argument("scenario", metavar="SCENARIO_OR_FILE", help="shipped name or .toml file")
     campaign.add_argument("--runs", type=int, required=True, metavar="N", help="number of runs")
     campaign.add_argument("--fsw", metavar="NAME", help="flight-software variant (default: the scenario's)")
-    campaign.add_argument("--seed", type=int, default=0, metavar="S", help="campaign seed (default 0)")
+    campaign.add_argument("--seed", type=_seed, default=0, metavar="S", help="campaign seed (default 0)")
     campaign.add_argument("--dem", metavar="PATH", help="DEM .npz as truth terrain")
     campaign.add_argument("--out", metavar="DIR",
                           help="output folder (default: runs/campaign-SCENARIO-FSW-SEED)")
@@ -99,7 +109,7 @@ def _parser():
                     "software, print the published figures beside the simulated ones, and write "
                     "both runs' files and comparison.png.")
     replay.add_argument("name", metavar="NAME", help="the replay (see `lander-testbed list`)")
-    replay.add_argument("--seed", type=int, default=0, help="the runs' seed (default 0)")
+    replay.add_argument("--seed", type=_seed, default=0, help="the runs' seed (default 0)")
     replay.add_argument("--dem", metavar="PATH", help="DEM .npz as truth terrain")
     replay.add_argument("--out", metavar="DIR", help="output folder (default: runs/replay-NAME-SEED)")
     return parser

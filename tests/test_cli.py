@@ -49,3 +49,15 @@ def test_malformed_coordinates_are_rejected_by_the_parser(capsys):
         main(["terrain", "--from", "north"])
     assert stop.value.code == 2
     assert "expected LAT,LON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["run", "nominal", "--seed", "-3"],
+                                  ["run", "nominal", "--campaign-seed", "x", "--index", "0"],
+                                  ["campaign", "nominal", "--runs", "2", "--seed", "-3"],
+                                  ["replay", "hakuto-r-m1", "--seed", "1.5"]])
+def test_a_bad_seed_is_rejected_by_the_parser_naming_its_option(capsys, argv):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    option = next(a for a in argv if "seed" in a)
+    assert f"argument {option}: " in capsys.readouterr().err
