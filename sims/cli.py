@@ -3,6 +3,7 @@
 Errors in the user's input print one line naming the problem and exit with status 2.
 """
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -21,6 +22,20 @@ def _latlon(text):
         raise argparse.ArgumentTypeError(f"{text!r}: latitude must be in [-90, 90], "
                                          "longitude in [-180, 360]")
     return lat, lon
+
+
+def _output_folder(path):
+    """``path`` as a Path, once it is known a folder can be written there: checked before any
+    landing is flown, so a bad ``--out`` costs no run."""
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"--out = {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--out = {path}: {existing} is not writable")
+    return path
 
 
 def _seed(text):
@@ -118,8 +133,8 @@ def _parser():
 def _replay(args):
     from sims.replay import format_replay, replay
     from sims.results import write_atomic
+    out = _output_folder(args.out or f"runs/replay-{args.name}-{args.seed}")
     result = replay(args.name, seed=args.seed, dem=args.dem)
-    out = Path(args.out or f"runs/replay-{args.name}-{args.seed}")
     print(format_replay(result))
     result.legacy.save(out / result.replay.legacy_fsw)
     result.fixed.save(out / "fixed")
@@ -156,7 +171,7 @@ def _campaign(args):
     from sims.campaign_report import format_campaign
     from sims.scenario import load_scenario
     scenario = load_scenario(args.scenario).with_options(fsw=args.fsw, dem=args.dem)
-    out = args.out or f"runs/campaign-{scenario.name}-{scenario.fsw}-{args.seed}"
+    out = _output_folder(args.out or f"runs/campaign-{scenario.name}-{scenario.fsw}-{args.seed}")
     campaign = run_campaign(scenario, args.runs, out, seed=args.seed, workers=args.workers,
                             scheduler=args.scheduler, dask_local=args.dask_local, parallel=args.parallel,
                             progress=not args.no_progress, plots=not args.no_plots)
@@ -203,12 +218,14 @@ def _run(args):
     if args.index is not None:
         if args.index < 0:
             raise ValueError(f"--index = {args.index}: must be >= 0")
-        result = run(scenario, seed=args.campaign_seed, campaign_index=args.index)
         default = f"runs/{scenario.name}-{scenario.fsw}-c{args.campaign_seed}-{args.index}"
     else:
-        result = run(scenario, seed=args.seed)
         default = f"runs/{scenario.name}-{scenario.fsw}-{args.seed}"
-    out = args.out or default
+    out = _output_folder(args.out or default)
+    if args.index is not None:
+        result = run(scenario, seed=args.campaign_seed, campaign_index=args.index)
+    else:
+        result = run(scenario, seed=args.seed)
     print(format_summary(result.summary))
     result.save(out)
     print(f"wrote {out}/: summary.json, telemetry.parquet, events.csv, dashboard.png")

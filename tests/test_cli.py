@@ -61,3 +61,18 @@ def test_a_bad_seed_is_rejected_by_the_parser_naming_its_option(capsys, argv):
     assert stop.value.code == 2
     option = next(a for a in argv if "seed" in a)
     assert f"argument {option}: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["run", "nominal"], ["replay", "hakuto-r-m1"],
+                                     ["campaign", "nominal", "--runs", "2"]])
+@pytest.mark.parametrize("below", ["", "inside"])
+def test_an_output_folder_that_cannot_be_made_is_refused_before_any_flight(capsys, tmp_path,
+                                                                           command, below):
+    """``--out`` on a file (or under one) is refused before a landing is flown, which would
+    otherwise be lost to a traceback when its files are written."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    out = blocker / below if below else blocker
+    assert main([*command, "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"lander-testbed: error: --out = {out}: {blocker} is a file, not a folder")
