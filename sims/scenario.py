@@ -292,10 +292,13 @@ def _check_hardware(src, scenario):
     try:
         vehicle_preset(scenario.vehicle.get("preset", "hakuto-r"),
                        **{k: v for k, v in scenario.vehicle.items() if k != "preset"})
-        for name, overrides in scenario.sensors.items():
-            _SENSOR_MAKERS[name](**overrides)
     except ValueError as exc:
         raise ValueError(f"{src}: {exc}") from None
+    for name, overrides in scenario.sensors.items():
+        try:
+            _SENSOR_MAKERS[name](**overrides)
+        except ValueError as exc:      # the makers name the key from the sensor: sensors.NAME.KEY
+            raise ValueError(f"{src}: sensors.{exc}") from None
 
 
 def _check_positive(src, section, values):

@@ -227,7 +227,7 @@ def test_same_seed_same_streams_and_different_seeds_independent():
     (make_imu, dict(gyro_arw_deg_rt_h=-0.07), r"imu.gyro_arw_deg_rt_h = -0.07: must be >= 0"),
     (make_imu, dict(gyro_bias=1.0), r"imu: unknown key\(s\) gyro_bias"),
     (make_star_tracker, dict(noise_arcsec=(1.0, -1.0, 1.0)), r"star_tracker.noise_arcsec .*>= 0"),
-    (make_touchdown_switches, dict(feet_b_m=[(1.0, 0.0)]), r"touchdown.feet_b_m\[0\] .*3 finite"),
+    (make_touchdown_switches, dict(feet_b_m=[(1.0, 0.0)]), r"legs.feet_b_m\[0\] .*3 finite"),
 ])
 def test_bad_sensor_configuration_names_the_key(make, overrides, message):
     with pytest.raises(ValueError, match=message):

@@ -25,16 +25,16 @@ DEFAULTS = dict(feet_b_m=((1.2, 0.0, -1.2), (0.0, 1.2, -1.2), (-1.2, 0.0, -1.2),
 
 def make_touchdown_switches(**overrides):
     """Validated :class:`TouchdownParams` (four legs by default)."""
-    check_keys("touchdown", overrides, DEFAULTS)
+    check_keys("legs", overrides, DEFAULTS)
     p = {**DEFAULTS, **overrides}
-    feet = np.array([vector3("touchdown", f"feet_b_m[{k}]", f) for k, f in enumerate(p["feet_b_m"])])
+    feet = np.array([vector3("legs", f"feet_b_m[{k}]", f) for k, f in enumerate(p["feet_b_m"])])
     if feet.size == 0:
-        raise ValueError("touchdown.feet_b_m: give at least one leg")
+        raise ValueError("legs.feet_b_m: give at least one leg")
     deploy = float(p["deploy_time_s"])
     if np.isnan(deploy):
-        raise ValueError("touchdown.deploy_time_s = nan: must be a time in s (or -inf)")
-    return TouchdownParams(feet, check_number("touchdown", "contact_m", p["contact_m"], 0.0), deploy,
-                           check_number("touchdown", "deploy_transient_s", p["deploy_transient_s"], 0.0))
+        raise ValueError("legs.deploy_time_s = nan: must be a time in s (or -inf)")
+    return TouchdownParams(feet, check_number("legs", "contact_m", p["contact_m"], 0.0), deploy,
+                           check_number("legs", "deploy_transient_s", p["deploy_transient_s"], 0.0))
 
 
 @njit(cache=True, error_model='numpy')
