@@ -3,10 +3,10 @@
 Every builder validates its input and returns a :class:`gnc.terrain.Terrain`, the one type the
 compiled kernels (:mod:`gnc.terrain`) take, for the truth world and the on-board map alike.
 """
+import dataclasses
+import zipfile
 from dataclasses import astuple, dataclass
 from pathlib import Path
-
-import dataclasses
 
 import numpy as np
 
@@ -184,6 +184,9 @@ def load_dem(path):
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"DEM file {path}: not found")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"DEM file {path}: not an .npz archive (the zip of named arrays "
+                         "numpy.savez writes)")
     try:
         data = np.load(path, allow_pickle=False)
     except Exception as exc:  # numpy raises several types for a bad archive

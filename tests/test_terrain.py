@@ -299,8 +299,12 @@ def test_missing_or_unreadable_dem_file(tmp_path):
         load_dem(tmp_path / "nope.npz")
     junk = tmp_path / "junk.npz"
     junk.write_text("not a zip")
-    with pytest.raises(ValueError, match="not a readable .npz"):
-        load_dem(junk)
+    one_array = tmp_path / "one-array.npz"          # numpy.save's .npy format under an .npz name
+    with one_array.open("wb") as f:
+        np.save(f, np.zeros((3, 3)))
+    for path in (junk, one_array):
+        with pytest.raises(ValueError, match=f"DEM file {path}: not an .npz archive"):
+            load_dem(path)
 
 
 @pytest.mark.parametrize("field, value, message", [
