@@ -5,6 +5,7 @@ wrap the arrays in a :class:`~sims.results.RunResult`.
 >>> result = run("nominal", seed=3)             # doctest: +SKIP
 >>> result.summary["outcome"], result.plot()    # doctest: +SKIP
 """
+import numbers
 import time
 from functools import lru_cache
 from typing import NamedTuple
@@ -181,6 +182,10 @@ def build_run(scenario, seed=0, perfect_navigation=False, campaign_index=None):
     dispersions are drawn for it and its generators come from :func:`campaign_run_seed`.
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    for name, value in (("seed", seed), ("campaign_index", campaign_index)):
+        if value is not None and not (isinstance(value, numbers.Integral)
+                                      and not isinstance(value, bool) and value >= 0):
+            raise ValueError(f"{name} = {value!r}: must be an integer >= 0")
     seq = np.random.SeedSequence(int(seed))
     if campaign_index is not None:
         sc = sc.draw(int(seed), int(campaign_index))[1]

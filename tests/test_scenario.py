@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sims.cli import main
-from sims.run import run
+from sims.run import build_run, run
 from sims.scenario import list_scenarios, load_scenario
 
 GOOD = """
@@ -91,3 +91,13 @@ def test_a_replayed_flight_starts_with_its_altitude_error_alone(tmp_path):
     assert tel["nav_position_error_m"][0] == pytest.approx(250.0, abs=0.5)
     assert tel["nav_attitude_error_deg"][0] < 1e-3
     assert tel["nav_altitude_sigma_m"][0] == pytest.approx(100.0, rel=0.05)
+
+
+@pytest.mark.parametrize("seed, index", [(-1, None), (1.5, None), (True, None), ("3", None),
+                                         (0, -2)])
+def test_a_seed_that_is_not_a_whole_number_is_refused_before_the_run(seed, index):
+    """numpy's SeedSequence would refuse -1 without naming it, and ``int()`` would fly 1.5 as
+    seed 1."""
+    name = "seed" if index is None else "campaign_index"
+    with pytest.raises(ValueError, match=f"^{name} = .*: must be an integer >= 0$"):
+        build_run("nominal", seed=seed, campaign_index=index)
