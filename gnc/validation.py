@@ -32,9 +32,7 @@ def check_keys(where, given, allowed):
 
 def unit_vector(where, key, value):
     """Unit 3-vector of ``value``; rejects a wrong length, non-finite values and zero length."""
-    arr = np.asarray(value, dtype=np.float64).reshape(-1)
-    if arr.size != 3 or not np.all(np.isfinite(arr)):
-        raise ValueError(f"{where}.{key} = {value!r}: must be 3 finite numbers")
+    arr = vector(where, key, value, 3)
     norm = np.linalg.norm(arr)
     if norm < 1e-12:
         raise ValueError(f"{where}.{key} = {value!r}: a direction of zero length; give a non-zero vector")
@@ -43,10 +41,14 @@ def unit_vector(where, key, value):
 
 def vector3(where, key, value):
     """Tuple of 3 finite floats."""
-    arr = np.asarray(value, dtype=np.float64).reshape(-1)
-    if arr.size != 3 or not np.all(np.isfinite(arr)):
-        raise ValueError(f"{where}.{key} = {value!r}: must be 3 finite numbers")
-    return tuple(float(v) for v in arr)
+    return tuple(float(v) for v in vector(where, key, value, 3))
+
+
+def items(where, key, value):
+    """``value`` as a list (of vectors, say); a scalar or a string is refused, naming the key."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"{where}.{key} = {value!r}: must be a list")
+    return list(value)
 
 
 def vector(where, key, value, size):

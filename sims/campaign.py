@@ -32,7 +32,7 @@ from gnc._numba_cache import source_digest
 from sims.campaign_rows import schema
 from sims.campaign_stats import summarize_table
 from sims.results import write_atomic
-from sims.scenario import Scenario, load_scenario
+from sims.scenario import Scenario, check_seed, load_scenario
 
 MAX_BATCH = 16
 """Runs per task at most: small enough to spread a campaign over the workers and to lose little
@@ -168,6 +168,7 @@ def run_campaign(scenario, runs, out, seed=0, fsw=None, dem=None, workers=None, 
         raise ValueError(f"--runs = {runs!r}: must be a whole number >= 1")
     if workers is not None and (isinstance(workers, bool) or workers < 1):
         raise ValueError(f"--workers = {workers!r}: must be >= 1")
+    check_seed("seed", seed)
     out = Path(out)
     ident = identity(sc, seed)
     table_schema = schema([d.path for d in sc.dispersions])

@@ -24,17 +24,18 @@ def _latlon(text):
     return lat, lon
 
 
-def _output_folder(path):
-    """``path`` as a Path, once it is known a folder can be written there: checked before any
-    landing is flown, so a bad ``--out`` costs no run."""
+def _output_folder(path, *subfolders):
+    """``path`` as a Path, once it is known that it and its ``subfolders`` can be written:
+    checked before any landing is flown, so a bad ``--out`` costs no run."""
     path = Path(path)
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ValueError(f"--out = {path}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"--out = {path}: {existing} is not writable")
+    for wanted in (path, *(path / sub for sub in subfolders)):
+        existing = wanted
+        while not os.path.lexists(existing) and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise ValueError(f"--out = {path}: {existing} exists and is not a folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ValueError(f"--out = {path}: {existing} is not writable")
     return path
 
 
@@ -131,9 +132,10 @@ def _parser():
 
 
 def _replay(args):
-    from sims.replay import format_replay, replay
+    from sims.replay import format_replay, get_replay, replay
     from sims.results import write_atomic
-    out = _output_folder(args.out or f"runs/replay-{args.name}-{args.seed}")
+    out = _output_folder(args.out or f"runs/replay-{args.name}-{args.seed}",
+                         get_replay(args.name).legacy_fsw, "fixed")
     result = replay(args.name, seed=args.seed, dem=args.dem)
     print(format_replay(result))
     result.legacy.save(out / result.replay.legacy_fsw)

@@ -5,7 +5,6 @@ wrap the arrays in a :class:`~sims.results.RunResult`.
 >>> result = run("nominal", seed=3)             # doctest: +SKIP
 >>> result.summary["outcome"], result.plot()    # doctest: +SKIP
 """
-import numbers
 import time
 from functools import lru_cache
 from typing import NamedTuple
@@ -27,7 +26,7 @@ from sims.descent_log import (Sensors, dispersed_estimate, nav_config_for, nomin
                               od_covariance, samples_every, start_state)
 from sims.dynamics import MASS, QUAT
 from sims.faults import fault_schedule, fault_state
-from sims.scenario import Scenario, load_scenario
+from sims.scenario import Scenario, check_seed, load_scenario
 from sims.sensors.beams import make_rangefinder, make_velocimeter
 from sims.sensors.imu import imu_init, make_imu
 from sims.sensors.star_tracker import make_star_tracker
@@ -182,10 +181,9 @@ def build_run(scenario, seed=0, perfect_navigation=False, campaign_index=None):
     dispersions are drawn for it and its generators come from :func:`campaign_run_seed`.
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    for name, value in (("seed", seed), ("campaign_index", campaign_index)):
-        if value is not None and not (isinstance(value, numbers.Integral)
-                                      and not isinstance(value, bool) and value >= 0):
-            raise ValueError(f"{name} = {value!r}: must be an integer >= 0")
+    check_seed("seed", seed)
+    if campaign_index is not None:
+        check_seed("campaign_index", campaign_index)
     seq = np.random.SeedSequence(int(seed))
     if campaign_index is not None:
         sc = sc.draw(int(seed), int(campaign_index))[1]

@@ -6,6 +6,7 @@ flight-software variant, the rates and the stop conditions. Every key is checked
 the file, the key and what is allowed. The shipped scenarios live in ``sims/scenarios/``
 (:func:`list_scenarios`); ``docs`` of every key are in the comments of ``nominal.toml``.
 """
+import numbers
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -96,6 +97,13 @@ class Scenario:
         if dem is not None:
             out = replace(out, terrain={**out.terrain, "dem": _dem_path(self.source, "--dem", dem)})
         return out
+
+
+def check_seed(name, value):
+    """Raise a ValueError naming ``name`` unless ``value`` is an integer >= 0 (numpy's
+    SeedSequence refuses a negative one without a name, and ``int()`` would fly 1.5 as 1)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} = {value!r}: must be an integer >= 0")
 
 
 def list_scenarios():
@@ -256,6 +264,7 @@ def _parse(data, src, dispersed):
     vehicle = data.get("vehicle", {})
     _check_keys(src, "vehicle", vehicle, ("preset", *VEHICLE_DEFAULTS))
     sensors = _sensors(src, data.get("sensors", {}))
+    _check_hardware(src, vehicle, sensors)
     faults = data.get("faults", [])
     if not isinstance(faults, list):
         raise ValueError(f"{src}: faults must be an array of tables ([[faults]])")
@@ -283,21 +292,21 @@ def _parse(data, src, dispersed):
         rates=rates, stop=sections["stop"], limits=sections["limits"],
         guidance=dict(data.get("guidance", {})), control=dict(data.get("control", {})),
         data=data)
-    _check_hardware(src, scenario)
     return _check_dispersions(src, data, scenario) if dispersed else scenario
 
 
-def _check_hardware(src, scenario):
-    """Build the vehicle and the sensors once, so their parameters are checked with the rest."""
+def _check_hardware(src, vehicle, sensors):
+    """Build the vehicle and the sensors once, so their parameters are checked before the
+    faults count their beams."""
     try:
-        vehicle_preset(scenario.vehicle.get("preset", "hakuto-r"),
-                       **{k: v for k, v in scenario.vehicle.items() if k != "preset"})
+        vehicle_preset(vehicle.get("preset", "hakuto-r"),
+                       **{k: v for k, v in vehicle.items() if k != "preset"})
     except ValueError as exc:
         raise ValueError(f"{src}: {exc}") from None
-    for name, overrides in scenario.sensors.items():
+    for name, overrides in sensors.items():
         try:
             _SENSOR_MAKERS[name](**overrides)
-        except ValueError as exc:      # the makers name the key from the sensor: sensors.NAME.KEY
+        except ValueError as exc:      # each maker names its keys NAME.KEY
             raise ValueError(f"{src}: sensors.{exc}") from None
 
 

@@ -188,17 +188,23 @@ def load_dem(path):
         raise ValueError(f"DEM file {path}: not an .npz archive (the zip of named arrays "
                          "numpy.savez writes)")
     try:
-        data = np.load(path, allow_pickle=False)
-    except Exception as exc:  # numpy raises several types for a bad archive
+        with np.load(path, allow_pickle=False) as data:
+            names = data.files
+            arrays = {k: data[k] for k in names
+                      if k in ("elevation_m", "lat_deg", "lon_deg", "reference_radius_m")}
+    except Exception as exc:  # numpy raises several types for a damaged archive or member
         raise ValueError(f"DEM file {path}: not a readable .npz archive ({exc})") from None
-    with data:
-        missing = [k for k in ("elevation_m", "lat_deg", "lon_deg") if k not in data.files]
-        if missing:
-            raise ValueError(f"DEM file {path}: missing key(s) {', '.join(missing)} "
-                             f"(has {', '.join(data.files)})")
-        radius = float(data["reference_radius_m"]) if "reference_radius_m" in data.files else RADIUS_M
-        return dem_terrain(data["lat_deg"], data["lon_deg"], data["elevation_m"], radius,
-                           where=f"DEM file {path}")
+    for key, value in arrays.items():      # numpy hands back the bytes of a non-.npy member
+        if not isinstance(value, np.ndarray):
+            raise ValueError(f"DEM file {path}: not a readable .npz archive ({key} is not a "
+                             "numpy array)")
+    missing = [k for k in ("elevation_m", "lat_deg", "lon_deg") if k not in arrays]
+    if missing:
+        raise ValueError(f"DEM file {path}: missing key(s) {', '.join(missing)} "
+                         f"(has {', '.join(names)})")
+    radius = float(arrays.get("reference_radius_m", RADIUS_M))
+    return dem_terrain(arrays["lat_deg"], arrays["lon_deg"], arrays["elevation_m"], radius,
+                       where=f"DEM file {path}")
 
 
 def dem_bounds_deg(terrain):

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gnc.validation import check_number
+from gnc.validation import check_number, items
 
 
 THRUSTER_COLUMNS = ("pos_x_b_m", "pos_y_b_m", "pos_z_b_m", "dir_x_b", "dir_y_b", "dir_z_b",
@@ -95,7 +95,10 @@ def vehicle_preset(name, **overrides):
 
 
 def _array(name, value, shape):
-    arr = np.array(value, dtype=np.float64)
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"vehicle.{name} = {value!r}: must be numbers, shape {shape}") from None
     if arr.shape != shape:
         raise ValueError(f"vehicle.{name}: shape {arr.shape}, expected {shape}")
     if not np.all(np.isfinite(arr)):
@@ -133,6 +136,7 @@ def _check_range(name, value, low=None, high=None, low_open=False):
 
 
 def _thrusters(specs):
+    specs = items("vehicle", "thrusters", specs)
     rows = np.zeros((len(specs), len(THRUSTER_COLUMNS)))
     keys = ("pos_b_m", "dir_b", "force_n", "isp_s")
     for k, spec in enumerate(specs):

@@ -194,3 +194,14 @@ def test_bad_campaign_input_is_one_line_and_status_2(short, serial, tmp_path, ca
     bad.write_text(SHORT.replace("initial.altitude_m", "initial.altitud_m"))
     status, err = _cli(["campaign", str(bad), "--runs", "2", "--out", str(tmp_path / "d")], capsys)
     assert status == 2 and "dispersions.initial.altitud_m: no such parameter" in err
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5])
+def test_a_campaign_with_a_bad_seed_is_refused_before_its_folder_is_written(short, tmp_path,
+                                                                             seed):
+    """From Python too: numpy's SeedSequence refused -1 unnamed, 1.5 raised a TypeError, and
+    both had already written campaign.json (1.5 as campaign seed 1)."""
+    out = tmp_path / "campaign"
+    with pytest.raises(ValueError, match=r"^seed = .*: must be an integer >= 0$"):
+        run_campaign(short, 2, out, seed=seed, workers=1, progress=False, plots=False)
+    assert not out.exists()

@@ -60,19 +60,29 @@ def test_a_bad_seed_is_rejected_by_the_parser_naming_its_option(capsys, argv):
         main(argv)
     assert stop.value.code == 2
     option = next(a for a in argv if "seed" in a)
-    assert f"argument {option}: " in capsys.readouterr().err
+    assert f"argument {option}: " in (err := capsys.readouterr().err)
+    assert err.rstrip().endswith("a seed is an integer >= 0")
 
 
 @pytest.mark.parametrize("command", [["run", "nominal"], ["replay", "hakuto-r-m1"],
                                      ["campaign", "nominal", "--runs", "2"]])
-@pytest.mark.parametrize("below", ["", "inside"])
+@pytest.mark.parametrize("where", ["on", "under", "dangling link"])
 def test_an_output_folder_that_cannot_be_made_is_refused_before_any_flight(capsys, tmp_path,
-                                                                           command, below):
-    """``--out`` on a file (or under one) is refused before a landing is flown, which would
-    otherwise be lost to a traceback when its files are written."""
+                                                                           command, where):
+    """``--out`` on a file, under one, or on a link to nowhere is refused before a landing is
+    flown, which would otherwise be lost to a traceback when its files are written."""
     blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    out = blocker / below if below else blocker
+    if where == "dangling link":
+        blocker.symlink_to(tmp_path / "nowhere")
+    else:
+        blocker.write_text("not a folder")
+    out = blocker / "inside" if where == "under" else blocker
     assert main([*command, "--out", str(out)]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"lander-testbed: error: --out = {out}: {blocker} is a file, not a folder")
+        f"lander-testbed: error: --out = {out}: {blocker} exists and is not a folder")
+
+
+def test_a_replay_whose_run_folder_is_a_file_is_refused_before_it_flies(capsys, tmp_path):
+    (tmp_path / "fixed").write_text("not a folder")
+    assert main(["replay", "hakuto-r-m1", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"{tmp_path / 'fixed'} exists and is not a folder")

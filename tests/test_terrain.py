@@ -1,5 +1,7 @@
 """Terrain heights and ray casts against closed forms, the real LRO DEM and a brute-force march."""
 import dataclasses
+import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -303,8 +305,14 @@ def test_missing_or_unreadable_dem_file(tmp_path):
     with one_array.open("wb") as f:
         np.save(f, np.zeros((3, 3)))
     for path in (junk, one_array):
-        with pytest.raises(ValueError, match=f"DEM file {path}: not an .npz archive"):
+        with pytest.raises(ValueError, match=re.escape(f"DEM file {path}: not an .npz archive")):
             load_dem(path)
+    damaged = tmp_path / "damaged.npz"               # a zip whose arrays are not .npy data
+    with zipfile.ZipFile(damaged, "w") as archive:
+        for key in ("elevation_m", "lat_deg", "lon_deg"):
+            archive.writestr(f"{key}.npy", "not an array")
+    with pytest.raises(ValueError, match=re.escape(f"DEM file {damaged}: not a readable .npz")):
+        load_dem(damaged)
 
 
 @pytest.mark.parametrize("field, value, message", [

@@ -14,7 +14,7 @@ from gnc.moon import inertial_to_mf, velocity_inertial_to_mf
 from gnc.quaternion import rotate_xyz
 from gnc.terrain import raycast_xyz
 from sims.dynamics import POS, QUAT, RATE, VEL
-from gnc.validation import check_keys, check_number, unit_vector, vector3
+from gnc.validation import check_keys, check_number, items, unit_vector, vector3
 
 
 class BeamSensorParams(NamedTuple):
@@ -50,7 +50,8 @@ def _make(where, defaults, overrides, measures_velocity):
     check_keys(where, overrides, defaults)
     p = {**defaults, **overrides}
     rate = check_number(where, "rate_hz", p["rate_hz"], 0.0, low_open=True)
-    beams = [unit_vector(where, f"beams_b[{k}]", b) for k, b in enumerate(p["beams_b"])]
+    beams = [unit_vector(where, f"beams_b[{k}]", b)
+             for k, b in enumerate(items(where, "beams_b", p["beams_b"]))]
     if not beams:
         raise ValueError(f"{where}.beams_b: give at least one beam direction")
     lo = check_number(where, "min_range_m", p["min_range_m"], 0.0)

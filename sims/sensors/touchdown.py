@@ -8,7 +8,7 @@ from gnc.moon import rotation_angle_rad
 from gnc.quaternion import rotate_xyz
 from gnc.terrain import clearance_xyz
 from sims.dynamics import POS, QUAT
-from gnc.validation import check_keys, check_number, vector3
+from gnc.validation import check_keys, check_number, items, vector3
 
 
 class TouchdownParams(NamedTuple):
@@ -27,12 +27,17 @@ def make_touchdown_switches(**overrides):
     """Validated :class:`TouchdownParams` (four legs by default)."""
     check_keys("legs", overrides, DEFAULTS)
     p = {**DEFAULTS, **overrides}
-    feet = np.array([vector3("legs", f"feet_b_m[{k}]", f) for k, f in enumerate(p["feet_b_m"])])
+    feet = np.array([vector3("legs", f"feet_b_m[{k}]", f)
+                     for k, f in enumerate(items("legs", "feet_b_m", p["feet_b_m"]))])
     if feet.size == 0:
         raise ValueError("legs.feet_b_m: give at least one leg")
-    deploy = float(p["deploy_time_s"])
+    try:
+        deploy = float(p["deploy_time_s"])
+    except (TypeError, ValueError):
+        deploy = np.nan
     if np.isnan(deploy):
-        raise ValueError("legs.deploy_time_s = nan: must be a time in s (or -inf)")
+        raise ValueError(f"legs.deploy_time_s = {p['deploy_time_s']!r}: must be a time in s "
+                         "(or -inf)")
     return TouchdownParams(feet, check_number("legs", "contact_m", p["contact_m"], 0.0), deploy,
                            check_number("legs", "deploy_transient_s", p["deploy_transient_s"], 0.0))
 
