@@ -40,12 +40,12 @@ def _output_folder(path, *subfolders):
 
 
 def _seed(text):
+    from sims.scenario import check_seed      # the command imports it anyway; --help need not
     try:
         seed = int(text)
+        check_seed("seed", seed)
     except ValueError:
-        seed = -1
-    if seed < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: a seed is an integer >= 0")
+        raise argparse.ArgumentTypeError(f"{text!r}: a seed is an integer >= 0") from None
     return seed
 
 
@@ -220,14 +220,11 @@ def _run(args):
     if args.index is not None:
         if args.index < 0:
             raise ValueError(f"--index = {args.index}: must be >= 0")
-        default = f"runs/{scenario.name}-{scenario.fsw}-c{args.campaign_seed}-{args.index}"
+        seed, default = args.campaign_seed, f"c{args.campaign_seed}-{args.index}"
     else:
-        default = f"runs/{scenario.name}-{scenario.fsw}-{args.seed}"
-    out = _output_folder(args.out or default)
-    if args.index is not None:
-        result = run(scenario, seed=args.campaign_seed, campaign_index=args.index)
-    else:
-        result = run(scenario, seed=args.seed)
+        seed, default = args.seed, f"{args.seed}"
+    out = _output_folder(args.out or f"runs/{scenario.name}-{scenario.fsw}-{default}")
+    result = run(scenario, seed=seed, campaign_index=args.index)
     print(format_summary(result.summary))
     result.save(out)
     print(f"wrote {out}/: summary.json, telemetry.parquet, events.csv, dashboard.png")

@@ -178,6 +178,10 @@ def dem_terrain(lat_deg, lon_deg, height_m, radius_m=RADIUS_M, where="dem"):
                    float(np.hypot(gx, gy)), float(h.max()))
 
 
+DEM_KEYS = ("elevation_m", "lat_deg", "lon_deg")
+"""Arrays a DEM ``.npz`` must hold (``reference_radius_m`` is optional)."""
+
+
 def load_dem(path):
     """Load a DEM ``.npz`` (keys ``elevation_m``, ``lat_deg``, ``lon_deg``, optional
     ``reference_radius_m``), the format of the LRO crops in ``shared/data/terrain``."""
@@ -190,15 +194,14 @@ def load_dem(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             names = data.files
-            arrays = {k: data[k] for k in names
-                      if k in ("elevation_m", "lat_deg", "lon_deg", "reference_radius_m")}
+            arrays = {k: data[k] for k in names if k in (*DEM_KEYS, "reference_radius_m")}
     except Exception as exc:  # numpy raises several types for a damaged archive or member
         raise ValueError(f"DEM file {path}: not a readable .npz archive ({exc})") from None
     for key, value in arrays.items():      # numpy hands back the bytes of a non-.npy member
         if not isinstance(value, np.ndarray):
             raise ValueError(f"DEM file {path}: not a readable .npz archive ({key} is not a "
                              "numpy array)")
-    missing = [k for k in ("elevation_m", "lat_deg", "lon_deg") if k not in arrays]
+    missing = [k for k in DEM_KEYS if k not in arrays]
     if missing:
         raise ValueError(f"DEM file {path}: missing key(s) {', '.join(missing)} "
                          f"(has {', '.join(names)})")
